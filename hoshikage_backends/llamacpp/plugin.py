@@ -1,0 +1,40 @@
+"""The llamacpp backend's hook implementations (entry point ``llamacpp``)."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+
+from hoshikage_core import hookimpl
+from hoshikage_core.options import parse_options
+from hoshikage_core.types import Chunk, GenerationRequest, ModelSpec
+
+from .model import LlamaCppModel
+from .options import LlamaCppOptions
+
+INSTALL_HINT = "llama-cpp-python is not installed: pip install 'hoshikage[llamacpp]'"
+
+
+@hookimpl
+def hoshikage_unavailable_reason() -> str | None:
+    return None if importlib.util.find_spec("llama_cpp") is not None else INSTALL_HINT
+
+
+@hookimpl
+def hoshikage_validate_options(model: ModelSpec) -> LlamaCppOptions:
+    return parse_options(LlamaCppOptions, model)
+
+
+@hookimpl
+def hoshikage_load(model: ModelSpec) -> LlamaCppModel:
+    return LlamaCppModel(model, parse_options(LlamaCppOptions, model))
+
+
+@hookimpl
+def hoshikage_generate(handle: LlamaCppModel, request: GenerationRequest) -> Iterator[Chunk]:
+    return handle.generate(request)
+
+
+@hookimpl
+def hoshikage_unload(handle: LlamaCppModel) -> None:
+    handle.close()

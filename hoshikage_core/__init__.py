@@ -1,0 +1,56 @@
+"""Hoshikage core: the plugin contract, config, model manager and HTTP API.
+
+Embed it::
+
+    from hoshikage_core import Hoshikage
+
+    async with Hoshikage("hoshikage.toml") as hk:
+        print((await hk.complete("The capital of France is", model="default")).text)
+
+Serve it: ``create_app(Hoshikage(...))`` returns a FastAPI app.
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("hoshikage")
+except PackageNotFoundError:  # running from a source tree that is not installed
+    __version__ = "0.0.0"
+
+from .api import create_app  # noqa: E402
+from .config import HoshikageConfig, load_config  # noqa: E402
+from .errors import (  # noqa: E402
+    ConfigError,
+    ContextLengthExceededError,
+    HoshikageError,
+    InvalidRequestError,
+    ModelNotFoundError,
+)
+from .hoshikage import Completion, Hoshikage  # noqa: E402
+from .markers import hookimpl  # noqa: E402
+from .options import BackendOptions, parse_options  # noqa: E402
+from .text import StopMatcher  # noqa: E402
+from .types import ChatMessage, Chunk, GenerationRequest, ModelSpec, Usage  # noqa: E402
+
+__all__ = [
+    "BackendOptions",
+    "ChatMessage",
+    "Chunk",
+    "Completion",
+    "ConfigError",
+    "ContextLengthExceededError",
+    "GenerationRequest",
+    "Hoshikage",
+    "HoshikageConfig",
+    "HoshikageError",
+    "InvalidRequestError",
+    "ModelNotFoundError",
+    "ModelSpec",
+    "StopMatcher",
+    "Usage",
+    "__version__",
+    "create_app",
+    "hookimpl",
+    "load_config",
+    "parse_options",
+]

@@ -1,0 +1,54 @@
+"""``create_app``: a FastAPI app serving one Hoshikage."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from .. import __version__
+from ..hoshikage import ConfigSource, Hoshikage
+from .errors import install_error_handlers
+from .routers import chat, completions, health, models
+
+__all__ = ["create_app"]
+
+
+def create_app(
+    hoshikage: Hoshikage | ConfigSource,
+    *,
+    close_on_shutdown: bool | None = None,
+) -> FastAPI:
+    """A FastAPI app with the OpenAI-compatible API of ``hoshikage``.
+
+    Pass a :class:`Hoshikage` you manage yourself (it is not closed when the
+    app stops, unless ``close_on_shutdown=True``), or anything ``Hoshikage``
+    accepts as config (then the app owns it and unloads models on shutdown).
+    The app can be served by uvicorn or mounted into another FastAPI app.
+    """
+    if isinstance(hoshikage, Hoshikage):
+        instance, owns = hoshikage, bool(close_on_shutdown)
+    else:
+        instance = Hoshikage(hoshikage)
+        owns = close_on_shutdown is not False
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if owns:
+                await instance.aclose()
+
+    app = FastAPI(
+        title="Hoshikage",
+        version=__version__,
+        description="Local GGUF models behind an OpenAI-compatible API.",
+        lifespan=lifespan,
+    )
+    app.state.hoshikage = instance
+    install_error_handlers(app)
+    for module in (health, models, chat, completions):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,48 @@
+"""FastAPI dependencies: the Hoshikage behind the app, API-key checks."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+
+from fastapi import Request
+from pydantic import BaseModel
+
+from ..errors import HoshikageError
+from ..hoshikage import Hoshikage
+
+__all__ = ["get_hoshikage", "log_unknown_fields", "require_api_key"]
+
+log = logging.getLogger(__name__)
+
+
+def get_hoshikage(request: Request) -> Hoshikage:
+    hoshikage: Hoshikage = request.app.state.hoshikage
+    return hoshikage
+
+
+def require_api_key(request: Request) -> None:
+    """Bearer auth against ``[server] api_keys``; no keys configured = open."""
+    keys = get_hoshikage(request).config.server.api_keys
+    if not keys:
+        return
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    token = token.strip()
+    if scheme.lower() == "bearer" and token:
+        presented = token.encode()
+        # compare against every key, in constant time per key
+        if any(hmac.compare_digest(presented, key.encode()) for key in keys):
+            return
+    message = (
+        "Missing API key: send it as 'Authorization: Bearer YOUR_KEY'."
+        if not token else "Incorrect API key provided."
+    )
+    raise HoshikageError(message, status_code=401, error_type="authentication_error",
+                         code="invalid_api_key")
+
+
+def log_unknown_fields(body: BaseModel, endpoint: str) -> None:
+    extra = body.model_extra
+    if extra:
+        log.debug("%s: ignoring unknown fields %s", endpoint, sorted(extra))

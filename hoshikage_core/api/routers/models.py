@@ -1,0 +1,32 @@
+"""``GET /v1/models``: the configured models, loaded or not."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends
+
+from ...hoshikage import Hoshikage
+from ...manager import ModelInfo
+from ..deps import get_hoshikage, require_api_key
+
+router = APIRouter(tags=["openai"], dependencies=[Depends(require_api_key)])
+
+
+def model_object(info: ModelInfo, created: int) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "object": "model",
+        "created": created,
+        "owned_by": "hoshikage",
+        # extensions, ignored by OpenAI clients
+        "aliases": list(info.aliases),
+        "backend": info.backend,
+        "state": info.state.value,
+    }
+
+
+@router.get("/v1/models")
+async def list_models(hoshikage: Hoshikage = Depends(get_hoshikage)) -> dict[str, Any]:
+    created = hoshikage.started_at
+    return {"object": "list", "data": [model_object(i, created) for i in hoshikage.list_models()]}

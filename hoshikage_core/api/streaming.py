@@ -1,0 +1,76 @@
+"""Server-sent events for streamed generations (sse-starlette)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from sse_starlette import EventSourceResponse
+
+from ..errors import HoshikageError
+from ..hoshikage import Hoshikage
+from ..types import Chunk, GenerationRequest
+
+__all__ = ["dumps", "open_stream", "sse_response"]
+
+log = logging.getLogger(__name__)
+
+
+def dumps(payload: Any) -> str:
+    return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+async def open_stream(
+    hoshikage: Hoshikage, request: GenerationRequest
+) -> tuple[Chunk, AsyncIterator[Chunk]]:
+    """Start a generation and wait for its first chunk.
+
+    Loading errors, a prompt too long for the context and the like are raised
+    here, before any byte is sent, so they reach the client as an HTTP error
+    status rather than inside a 200 stream.
+    """
+    chunks = hoshikage.generate(request)
+    try:
+        first = await chunks.__anext__()
+    except StopAsyncIteration:
+        await chunks.aclose()
+        raise HoshikageError(f"backend of model '{request.model}' produced nothing") from None
+    except BaseException:
+        await chunks.aclose()
+        raise
+    return first, chunks
+
+
+async def _with_rest(first: Chunk, rest: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+    yield first
+    async for chunk in rest:
+        yield chunk
+
+
+def sse_response(
+    first: Chunk,
+    rest: AsyncIterator[Chunk],
+    frames: Callable[[AsyncIterator[Chunk]], AsyncIterator[dict[str, Any]]],
+) -> EventSourceResponse:
+    """Stream ``frames(chunks)`` as ``data:`` events, then ``data: [DONE]``.
+
+    A failure mid-stream is sent as an OpenAI-shaped error event before
+    ``[DONE]``; the stream always ends properly.
+    """
+
+    async def events() -> AsyncIterator[str]:
+        try:
+            async for payload in frames(_with_rest(first, rest)):
+                yield dumps(payload)
+        except HoshikageError as exc:
+            yield dumps(exc.to_dict())
+        except Exception:
+            log.exception("stream failed mid-way")
+            yield dumps(HoshikageError("The server had an error while streaming.").to_dict())
+        finally:
+            await rest.aclose()
+        yield "[DONE]"
+
+    return EventSourceResponse(events(), ping=15)

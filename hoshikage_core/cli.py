@@ -1,0 +1,156 @@
+"""The ``hoshikage`` command (Click)."""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import NoReturn
+
+import click
+
+from . import __version__
+from .config import CONFIG_ENV_VAR, HoshikageConfig, default_config, load_config
+from .errors import ConfigError, PluginError
+
+__all__ = ["main"]
+
+EXIT_USAGE = 2
+
+
+def _fail(message: str) -> NoReturn:
+    click.echo(message if message.startswith("hoshikage") else f"hoshikage: {message}", err=True)
+    sys.exit(EXIT_USAGE)
+
+
+def _read_config(path: str | None) -> HoshikageConfig:
+    """--config, else $HOSHIKAGE_CONFIG, else the bundled default model."""
+    path = path or os.environ.get(CONFIG_ENV_VAR) or None
+    return load_config(Path(path)) if path else default_config()
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="hoshikage")
+def main() -> None:
+    """Hoshikage: local GGUF models behind an OpenAI-compatible API.
+
+    \b
+    Examples:
+      hoshikage run                          # the bundled SmolLM2 on 127.0.0.1:3030
+      hoshikage run --config hoshikage.toml  # your models
+      hoshikage config check hoshikage.toml
+      hoshikage plugins
+    """
+
+
+@main.command()
+@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False),
+              help=f"TOML config file (default: ${CONFIG_ENV_VAR}, else the bundled model).")
+@click.option("--host", help="Address to listen on (overrides [server] host).")
+@click.option("--port", type=click.IntRange(0, 65535), help="Port (overrides [server] port).")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def run(config_path: str | None, host: str | None, port: int | None, log_level: str) -> None:
+    """Serve the configured models over HTTP.
+
+    \b
+    Examples:
+      hoshikage run
+      hoshikage run --config examples/hoshikage.toml --port 8080
+    """
+    import uvicorn
+
+    from .api import create_app
+    from .hoshikage import Hoshikage
+
+    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
+                        "%(message)s")
+    try:
+        config = _read_config(config_path)
+        server = config.server
+        if host is not None:
+            server.host = host
+        if port is not None:
+            server.port = port
+        if not _is_loopback(server.host) and not server.api_keys:
+            raise ConfigError(
+                f"Refusing to listen on {server.host} without API keys: anyone on the network "
+                "could use your models. Set [server] api_keys, or listen on 127.0.0.1."
+            )
+        hoshikage = Hoshikage(config)
+    except (ConfigError, PluginError) as exc:
+        _fail(str(exc))
+    app = create_app(hoshikage, close_on_shutdown=True)
+    names = ", ".join(
+        f"{m.id} ({', '.join(m.aliases)})" if m.aliases else m.id for m in hoshikage.list_models()
+    )
+    click.echo(f"Hoshikage {__version__} on http://{server.host}:{server.port}  models: "
+               f"{names or 'none'}", err=True)
+    uvicorn.run(app, host=server.host, port=server.port, log_level=log_level,
+                timeout_graceful_shutdown=10)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def plugins(as_json: bool) -> None:
+    """List installed plugins: name, version, source, hooks, availability."""
+    from .plugins import create_plugin_manager
+
+    try:
+        infos = create_plugin_manager().describe()
+    except PluginError as exc:
+        _fail(str(exc))
+    if as_json:
+        click.echo(json.dumps([i.to_dict() for i in infos], indent=2))
+        return
+    for info in infos:
+        if info.error:
+            status = f"FAILED TO IMPORT: {info.error}"
+        elif info.unavailable:
+            status = f"unavailable: {info.unavailable}"
+        else:
+            status = "ok"
+        dist = f" from {info.distribution}" if info.distribution else ""
+        click.echo(f"{info.name} {info.version or ''}{dist} [{info.source}] {status}")
+        if info.hooks:
+            click.echo(f"    hooks: {', '.join(info.hooks)}")
+
+
+@main.group()
+def config() -> None:
+    """Work with configuration files."""
+
+
+@config.command("check")
+@click.argument("path", type=click.Path(dir_okay=False))
+def config_check(path: str) -> None:
+    """Validate a config file (keys, values, model files, backend options).
+
+    \b
+    Example:
+      hoshikage config check hoshikage.toml
+    """
+    from .hoshikage import check_models
+    from .plugins import create_plugin_manager
+
+    try:
+        cfg = load_config(Path(path))
+        check_models(cfg, create_plugin_manager())
+    except (ConfigError, PluginError) as exc:
+        _fail(str(exc))
+    click.echo(f"{path}: OK, {len(cfg.models)} model(s)")
+    for name, model in cfg.models.items():
+        aliases = f" aliases: {', '.join(model.aliases)}" if model.aliases else ""
+        click.echo(f"  {name}: {model.backend} {model.path or ''}{aliases}")

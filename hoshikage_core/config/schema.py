@@ -1,0 +1,132 @@
+"""The configuration file's shape, as pydantic models (DESIGN §3).
+
+Every table forbids unknown keys, so a misspelling is an error that names the
+key instead of a setting silently ignored.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    PrivateAttr,
+    model_validator,
+)
+
+from .durations import parse_duration
+
+__all__ = [
+    "DefaultsConfig",
+    "Duration",
+    "HoshikageConfig",
+    "ModelConfig",
+    "ServerConfig",
+]
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+"""Seconds; ``math.inf`` means forever. Written as ``"5m"``, ``"30s"``, ``0``, ``-1``."""
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class ServerConfig(_Table):
+    """``[server]``: where to listen and who may call."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(3030, ge=0, le=65535)
+    api_keys: list[Annotated[str, Field(min_length=8)]] = Field(default_factory=list)
+
+
+class DefaultsConfig(_Table):
+    """``[defaults]``: settings every model takes unless it overrides them."""
+
+    idle_timeout: Duration = 300.0
+    max_loaded_models: int = Field(2, ge=1)
+    parallel: int = Field(1, ge=1)
+    max_queue: int = Field(32, ge=0)
+
+
+class ModelConfig(_Table):
+    """``[models.NAME]``: one model and the backend that serves it."""
+
+    backend: str = Field("llamacpp", min_length=1)
+    path: Path | None = None
+    aliases: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
+    options: dict[str, Any] = Field(default_factory=dict)
+    idle_timeout: Duration | None = None
+    parallel: int | None = Field(None, ge=1)
+    max_queue: int | None = Field(None, ge=0)
+
+    @field_validator("path")
+    @classmethod
+    def _resolve_path(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        """Relative paths are relative to the config file; the file must exist."""
+        if path is None:
+            return None
+        path = path.expanduser()
+        base_dir = (info.context or {}).get("base_dir")
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        path = path.resolve()
+        if not path.is_file():
+            raise ValueError(f"expected an existing model file; {path} does not exist")
+        return path
+
+
+class HoshikageConfig(_Table):
+    """The whole configuration file."""
+
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file this config was read from, if any."""
+        return self._source
+
+    @model_validator(mode="after")
+    def _names_are_unique(self) -> HoshikageConfig:
+        owner: dict[str, str] = {name: name for name in self.models}
+        for name, model in self.models.items():
+            for alias in model.aliases:
+                if alias in owner and owner[alias] != name:
+                    other = owner[alias]
+                    what = "the model" if alias == other else "an alias of model"
+                    raise ValueError(
+                        f"models.{name}.aliases: '{alias}' is already {what} '{other}'; "
+                        "model names and aliases must be unique"
+                    )
+                owner[alias] = name
+        return self
+
+    def effective(self, name: str) -> EffectiveModelSettings:
+        """Model ``name``'s settings with ``[defaults]`` filled in."""
+        model, defaults = self.models[name], self.defaults
+        return EffectiveModelSettings(
+            idle_timeout=model.idle_timeout if model.idle_timeout is not None
+            else defaults.idle_timeout,
+            parallel=model.parallel or defaults.parallel,
+            max_queue=model.max_queue if model.max_queue is not None else defaults.max_queue,
+        )
+
+
+class EffectiveModelSettings(BaseModel):
+    """Per-model settings after defaults apply."""
+
+    model_config = ConfigDict(frozen=True)
+
+    idle_timeout: float = math.inf
+    parallel: int = 1
+    max_queue: int = 32

@@ -1,0 +1,128 @@
+"""Errors that carry their OpenAI error shape.
+
+Raise these from the core or from a backend; the API layer turns any
+:class:`HoshikageError` into ``{"error": {"message", "type", "param", "code"}}``
+with its ``status_code``. Other exceptions become a 500 ``server_error``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "BackendError",
+    "BackendUnavailableError",
+    "ConfigError",
+    "ContextLengthExceededError",
+    "HoshikageError",
+    "InvalidRequestError",
+    "ModelLoadError",
+    "ModelNotFoundError",
+    "PluginError",
+]
+
+
+class HoshikageError(Exception):
+    """Base class: an error a client can be told about."""
+
+    status_code: int = 500
+    error_type: str = "server_error"
+    code: str | None = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        status_code: int | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        if error_type is not None:
+            self.error_type = error_type
+        if code is not None:
+            self.code = code
+        if status_code is not None:
+            self.status_code = status_code
+
+    def to_dict(self) -> dict[str, Any]:
+        """The OpenAI error body."""
+        return {
+            "error": {
+                "message": self.message,
+                "type": self.error_type,
+                "param": self.param,
+                "code": self.code,
+            }
+        }
+
+
+class InvalidRequestError(HoshikageError):
+    """The client sent something we cannot serve (400)."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+
+
+class ContextLengthExceededError(InvalidRequestError):
+    """The prompt does not fit the model's context window (400)."""
+
+    code = "context_length_exceeded"
+
+    def __init__(self, prompt_tokens: int, n_ctx: int, *, param: str = "messages") -> None:
+        super().__init__(
+            f"This model's context window is {n_ctx} tokens; the prompt has "
+            f"{prompt_tokens} tokens, which leaves no room to generate. "
+            "Shorten the prompt or raise n_ctx in the model's options.",
+            param=param,
+        )
+        self.prompt_tokens = prompt_tokens
+        self.n_ctx = n_ctx
+
+
+class ModelNotFoundError(HoshikageError):
+    """No configured model has this name or alias (404)."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "model_not_found"
+
+    def __init__(self, model: str, available: list[str] | None = None) -> None:
+        hint = f" Available models: {', '.join(available)}." if available else ""
+        super().__init__(f"The model '{model}' does not exist.{hint}", param="model")
+        self.model = model
+
+
+class BackendUnavailableError(HoshikageError):
+    """The model's backend is not installed or disabled (503)."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "backend_unavailable"
+
+
+class ModelLoadError(HoshikageError):
+    """The backend failed to load the model (500)."""
+
+    status_code = 500
+    error_type = "server_error"
+    code = "model_load_failed"
+
+
+class BackendError(HoshikageError):
+    """The backend failed while generating (500)."""
+
+    status_code = 500
+    error_type = "server_error"
+    code = "backend_error"
+
+
+class ConfigError(Exception):
+    """The configuration is wrong. ``str(err)`` is a message for the user."""
+
+
+class PluginError(Exception):
+    """A plugin is broken or two plugins collide. ``str(err)`` is for the user."""

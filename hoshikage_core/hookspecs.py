@@ -1,0 +1,77 @@
+"""The backend contract.
+
+A backend is a pluggy plugin registered under the ``hoshikage`` entry-point
+group; the entry point's name is the backend's name (``backend = "NAME"`` in a
+model's config). Hoshikage calls a model's hooks on that one plugin only, so
+every hook here is ``firstresult``.
+
+Required: :func:`hoshikage_load`, :func:`hoshikage_generate`,
+:func:`hoshikage_unload`. The rest are optional capabilities.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator, Mapping
+from typing import Any
+
+from .markers import hookspec
+from .types import Chunk, GenerationRequest, ModelSpec
+
+__all__ = [
+    "hoshikage_generate",
+    "hoshikage_load",
+    "hoshikage_unavailable_reason",
+    "hoshikage_unload",
+    "hoshikage_validate_options",
+]
+
+REQUIRED_BACKEND_HOOKS = ("hoshikage_load", "hoshikage_generate", "hoshikage_unload")
+
+
+@hookspec(firstresult=True)
+def hoshikage_load(model: ModelSpec) -> Any:
+    """Load ``model`` and return a handle: whatever the backend needs later.
+
+    Runs in a worker thread; may block. Raise an exception if the model cannot
+    be loaded; its message is shown to the user.
+    """
+
+
+@hookspec(firstresult=True)
+def hoshikage_generate(
+    handle: Any, request: GenerationRequest
+) -> Iterator[Chunk] | AsyncIterator[Chunk]:
+    """Generate for ``request`` with a loaded ``handle``.
+
+    Return (or be) an iterator of :class:`~hoshikage_core.types.Chunk`. A sync
+    iterator is consumed in a worker thread; an async iterator on the event
+    loop. The last chunk must carry ``finish_reason`` and ``usage``. When the
+    client goes away the iterator is closed (``GeneratorExit``): stop work then.
+    Raise :class:`~hoshikage_core.errors.HoshikageError` subclasses for errors
+    the client caused (e.g. ``ContextLengthExceededError``).
+    """
+
+
+@hookspec(firstresult=True)
+def hoshikage_unload(handle: Any) -> None:
+    """Free everything ``handle`` holds. Runs in a worker thread."""
+
+
+@hookspec(firstresult=True)
+def hoshikage_validate_options(model: ModelSpec) -> Mapping[str, Any] | None:
+    """Optional: check ``model.options`` at startup, before anything loads.
+
+    Raise ``ValueError`` (or a pydantic ``ValidationError``) naming the bad
+    option; Hoshikage reports it with the config file and key. Return nothing,
+    or the options normalised. Must be cheap: do not import heavy libraries.
+    """
+
+
+@hookspec(firstresult=True)
+def hoshikage_unavailable_reason() -> str | None:
+    """Optional: say why this backend cannot run here, or ``None`` if it can.
+
+    For example ``"llama-cpp-python is not installed: pip install
+    'hoshikage[llamacpp]'"``. Models on an unavailable backend answer 503 with
+    this text; the rest of the server works.
+    """

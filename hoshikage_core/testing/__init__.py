@@ -1,0 +1,1 @@
+"""Test helpers for Hoshikage and its plugins."""
