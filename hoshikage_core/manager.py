@@ -12,6 +12,7 @@ import enum
 import logging
 import time
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
@@ -168,10 +169,10 @@ class ModelManager:
         async with model._slots:
             handle = await self.ensure_loaded(model)
             backend = self._backend(model)
-            async for chunk in iterate_in_thread(
-                lambda: backend.generate(handle, request), self._executor
-            ):
-                yield chunk
+            stream = iterate_in_thread(lambda: backend.generate(handle, request), self._executor)
+            async with aclosing(stream) as chunks:
+                async for chunk in chunks:
+                    yield chunk
 
     async def unload(self, name_or_alias: str) -> bool:
         """Unload a model if it is loaded (waits for its running requests)."""

@@ -140,11 +140,21 @@ def _check_backend_complete(name: str, hooks: tuple[str, ...]) -> None:
 
 
 def _entry_points() -> list[importlib.metadata.EntryPoint]:
-    """The group's entry points, one per (name, target), in a stable order."""
-    seen: dict[tuple[str, str], importlib.metadata.EntryPoint] = {}
-    for ep in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
-        seen.setdefault((ep.name, ep.value), ep)
-    return sorted(seen.values(), key=lambda ep: (ep.name, ep.value))
+    """The group's entry points of every installed distribution.
+
+    ``importlib.metadata.entry_points()`` keeps one entry point per name, which
+    would hide a collision; we walk distributions (first on sys.path wins for a
+    distribution installed twice) and keep them all.
+    """
+    found: list[importlib.metadata.EntryPoint] = []
+    seen_dists: set[str] = set()
+    for dist in importlib.metadata.distributions():
+        key = (dist.metadata["Name"] or "").lower().replace("_", "-")
+        if key in seen_dists:
+            continue
+        seen_dists.add(key)
+        found.extend(ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP)
+    return sorted(found, key=lambda ep: (ep.name, ep.value))
 
 
 def _dist_label(ep: importlib.metadata.EntryPoint) -> str:

@@ -25,15 +25,26 @@ _ITEM, _DONE, _ERROR, _ASYNC = range(4)
 async def iterate_in_thread(
     make_iterator: Callable[[], Iterator[T] | AsyncIterator[T]],
     executor: Executor | None = None,
+    *,
+    max_buffered: int = 64,
 ) -> AsyncIterator[T]:
     """Yield what ``make_iterator()`` yields, running it in ``executor``.
 
     ``make_iterator`` itself is called in the worker thread (it may block).
     If it returns an async iterator, that one is consumed on the event loop.
+    The thread runs at most ``max_buffered`` items ahead of the consumer, so a
+    slow client slows the backend down instead of filling memory.
     """
     loop = asyncio.get_running_loop()
     queue: asyncio.Queue[tuple[int, Any]] = asyncio.Queue()
     stop = threading.Event()
+    room = threading.Semaphore(max_buffered)
+
+    def wait_for_room() -> bool:
+        while not room.acquire(timeout=0.05):
+            if stop.is_set():
+                return False
+        return not stop.is_set()
 
     def post(kind: int, value: Any) -> None:
         try:
@@ -49,7 +60,7 @@ async def iterate_in_thread(
                 return
             try:
                 for item in iterator:  # type: ignore[union-attr]
-                    if stop.is_set():
+                    if not wait_for_room():
                         break
                     post(_ITEM, item)
             finally:
@@ -66,6 +77,7 @@ async def iterate_in_thread(
         while True:
             kind, value = await queue.get()
             if kind == _ITEM:
+                room.release()
                 yield value
             elif kind == _DONE:
                 return

