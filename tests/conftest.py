@@ -7,6 +7,7 @@ model no test ever calls (to prove listings never load models).
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -43,13 +44,16 @@ class RunningServer:
         return self.log_path.read_text(errors="replace")
 
 
-def start_server(config_path: Path, log_path: Path, *extra: str) -> RunningServer:
+def start_server(config_path: Path | None, log_path: Path, *extra: str) -> RunningServer:
+    """``hoshikage run`` on a free port; no ``config_path`` = the embedded default."""
     port = free_port()
-    log_file = log_path.open("wb")
-    process = subprocess.Popen(
-        hoshikage_command("run", "--config", str(config_path), "--port", str(port), *extra),
-        stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO,
-    )
+    config_args = ["--config", str(config_path)] if config_path is not None else []
+    env = {k: v for k, v in os.environ.items() if k != "HOSHIKAGE_CONFIG"}
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            hoshikage_command("run", *config_args, "--port", str(port), *extra),
+            stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO, env=env,
+        )
     url = f"http://127.0.0.1:{port}"
     for _ in range(600):  # a hang guard, not a speed assertion
         if process.poll() is not None:

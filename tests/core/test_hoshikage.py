@@ -123,3 +123,23 @@ async def test_two_instances_do_not_interfere(tmp_path: Path) -> None:
             await hk1.complete("x", model="a")
             assert [m.state for m in hk2.list_models()] == [ModelState.UNLOADED]
             assert two.loads == []
+
+
+def test_backend_validates_its_options_at_startup(tmp_path: Path) -> None:
+    from hoshikage_core import BackendOptions, ConfigError, ModelSpec, hookimpl, parse_options
+
+    class Opts(BackendOptions):
+        depth: int = 1
+
+    class Picky(EchoBackend):
+        @hookimpl
+        def hoshikage_validate_options(self, model: ModelSpec) -> Opts:
+            return parse_options(Opts, model)
+
+    cfg = config(tmp_path, "a")
+    cfg["models"]["a"]["options"] = {"dpeth": 2}  # type: ignore[index]
+    with pytest.raises(ConfigError) as info:
+        Hoshikage(cfg, plugins={"echo": Picky()})
+    assert "models.a.options.dpeth: unknown key (did you mean 'depth'?)" in str(info.value)
+    cfg["models"]["a"]["options"] = {"depth": 2}  # type: ignore[index]
+    Hoshikage(cfg, plugins={"echo": Picky()})

@@ -1,0 +1,99 @@
+"""A real ``hoshikage run`` process, real models, the official ``openai`` SDK."""
+
+from __future__ import annotations
+
+import httpx
+import openai
+import pytest
+
+from tests.conftest import RunningServer
+
+pytestmark = pytest.mark.real_model
+
+FRANCE = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+
+
+def test_listings_and_health_never_load_a_model(server: RunningServer,
+                                                openai_client: openai.OpenAI) -> None:
+    assert httpx.get(f"{server.url}/health").json()["status"] == "ok"
+    models = {m.id: m for m in openai_client.models.list()}
+    assert set(models) == {"smollm2", "tiny", "never-used"}
+    assert models["smollm2"].model_extra["aliases"] == ["default"]  # type: ignore[index]
+    assert models["never-used"].model_extra["state"] == "unloaded"  # type: ignore[index]
+
+
+def test_chat_answers_paris(openai_client: openai.OpenAI) -> None:
+    reply = openai_client.chat.completions.create(model="default", messages=FRANCE,
+                                                  temperature=0)
+    assert "Paris" in (reply.choices[0].message.content or "")
+    assert reply.model == "smollm2"
+    assert reply.choices[0].finish_reason == "stop"
+    assert reply.usage is not None and reply.usage.prompt_tokens > 0
+    assert reply.usage.total_tokens == reply.usage.prompt_tokens + reply.usage.completion_tokens
+
+
+def test_chat_stream_yields_deltas_and_a_finish_reason(openai_client: openai.OpenAI) -> None:
+    stream = openai_client.chat.completions.create(
+        model="default", messages=FRANCE, temperature=0, seed=1, stream=True,
+        stream_options={"include_usage": True})
+    chunks = list(stream)
+    deltas = [c.choices[0].delta.content for c in chunks if c.choices]
+    assert sum(1 for d in deltas if d) >= 2  # really streamed, piece by piece
+    finish = [c.choices[0].finish_reason for c in chunks if c.choices and
+              c.choices[0].finish_reason]
+    assert finish == ["stop"]
+    usage = chunks[-1].usage
+    assert usage is not None and chunks[-1].choices == []
+    whole = openai_client.chat.completions.create(model="default", messages=FRANCE,
+                                                  temperature=0, seed=1)
+    assert "".join(d or "" for d in deltas) == whole.choices[0].message.content
+    assert whole.usage is not None and usage.completion_tokens == whole.usage.completion_tokens
+
+
+def test_completions_raw_prompt_with_length_and_stop(openai_client: openai.OpenAI) -> None:
+    reply = openai_client.completions.create(model="smollm2", prompt="1, 2, 3, 4,",
+                                             max_tokens=5, temperature=0)
+    assert reply.choices[0].finish_reason == "length"
+    assert reply.usage is not None and reply.usage.completion_tokens == 5
+    stopped = openai_client.completions.create(model="smollm2", prompt="1, 2, 3, 4,",
+                                               max_tokens=20, temperature=0, stop=["7"])
+    assert stopped.choices[0].finish_reason == "stop"
+    assert "7" not in stopped.choices[0].text and "5" in stopped.choices[0].text
+
+
+def test_completion_stream(openai_client: openai.OpenAI) -> None:
+    stream = openai_client.completions.create(model="tiny", prompt="abc", max_tokens=6,
+                                              temperature=0, stream=True)
+    chunks = list(stream)
+    assert chunks[-1].choices[0].finish_reason == "length"
+
+
+def test_second_model_is_routed_by_name(openai_client: openai.OpenAI) -> None:
+    reply = openai_client.chat.completions.create(
+        model="tiny", messages=[{"role": "user", "content": "hi"}], max_tokens=4)
+    assert reply.model == "tiny"
+    assert reply.usage is not None and reply.usage.completion_tokens == 4
+
+
+def test_errors_come_back_as_sdk_exceptions(openai_client: openai.OpenAI) -> None:
+    with pytest.raises(openai.NotFoundError) as missing:
+        openai_client.chat.completions.create(model="gpt-4o", messages=FRANCE)
+    assert missing.value.code == "model_not_found"
+    with pytest.raises(openai.BadRequestError) as bad:
+        openai_client.chat.completions.create(model="default", messages=FRANCE, temperature=9)
+    assert bad.value.param == "temperature"
+    with pytest.raises(openai.BadRequestError) as too_long:
+        openai_client.completions.create(model="tiny", prompt="x" * 400, max_tokens=2)
+    assert too_long.value.code == "context_length_exceeded"
+    # and the server is still fine
+    assert openai_client.completions.create(model="tiny", prompt="ok", max_tokens=1).choices
+
+
+def test_raw_sse_ends_with_done(server: RunningServer) -> None:
+    with httpx.stream("POST", f"{server.url}/v1/chat/completions", json={
+        "model": "tiny", "messages": [{"role": "user", "content": "x"}], "max_tokens": 3,
+        "stream": True}) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        data = [line for line in response.iter_lines() if line.startswith("data: ")]
+    assert data[-1] == "data: [DONE]"

@@ -1,0 +1,79 @@
+"""The ``hoshikage`` command as a user runs it (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import REPO, hoshikage_command, start_server, stop_server
+
+
+def hoshikage(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(hoshikage_command(*args), capture_output=True, text=True, cwd=REPO,
+                          timeout=120, env={**os.environ, **(env or {})})
+
+
+def test_version_and_help() -> None:
+    out = hoshikage("--version")
+    assert out.returncode == 0 and "hoshikage, version" in out.stdout
+    helped = hoshikage("run", "--help")
+    assert helped.returncode == 0 and "--config" in helped.stdout and "Examples" in helped.stdout
+
+
+def test_config_check_accepts_the_example() -> None:
+    out = hoshikage("config", "check", "examples/hoshikage.toml")
+    assert out.returncode == 0, out.stderr
+    assert "OK, 2 model(s)" in out.stdout
+
+
+def test_config_check_names_file_key_and_expectation(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[server]\nprot = 8080\n[models.m]\npath = "missing.gguf"\n')
+    out = hoshikage("config", "check", str(bad))
+    assert out.returncode == 2
+    assert str(bad) in out.stderr
+    assert "server.prot: unknown key (did you mean 'port'?)" in out.stderr
+    assert "models.m.path" in out.stderr and "does not exist" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("how", ["flag", "env"])
+def test_run_with_a_missing_config_exits_with_a_message(how: str, tmp_path: Path) -> None:
+    missing = str(tmp_path / "nowhere.toml")
+    out = (hoshikage("run", "--config", missing) if how == "flag"
+           else hoshikage("run", env={"HOSHIKAGE_CONFIG": missing}))
+    assert out.returncode == 2
+    assert f"Config file not found: {missing}" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_run_refuses_a_public_address_without_keys() -> None:
+    out = hoshikage("run", "--host", "0.0.0.0", "--port", "1")
+    assert out.returncode == 2
+    assert "Refusing to listen on 0.0.0.0 without API keys" in out.stderr
+
+
+def test_plugins_lists_the_builtin_backend() -> None:
+    out = hoshikage("plugins")
+    assert out.returncode == 0
+    assert "llamacpp" in out.stdout and "from hoshikage" in out.stdout and "ok" in out.stdout
+    listed = json.loads(hoshikage("plugins", "--json").stdout)
+    llamacpp = next(p for p in listed if p["name"] == "llamacpp")
+    assert llamacpp["version"] and llamacpp["source"] == "entry point"
+    assert "hoshikage_generate" in llamacpp["hooks"] and llamacpp["unavailable"] is None
+
+
+@pytest.mark.real_model
+def test_run_without_config_serves_the_bundled_default(tmp_path: Path) -> None:
+    """`hoshikage run` with no config: SmolLM2 as smollm2/default. Exits 0 on SIGINT."""
+    server = start_server(None, tmp_path / "default.log")
+    try:
+        listing = httpx.get(f"{server.url}/v1/models").json()
+        assert [(m["id"], m["aliases"]) for m in listing["data"]] == [("smollm2", ["default"])]
+    finally:
+        assert stop_server(server) == 0

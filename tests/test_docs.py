@@ -1,0 +1,92 @@
+"""Docs and examples are part of the feature: check they stay true."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hoshikage_core import hookspecs
+from tests.conftest import REPO, RunningServer
+
+HOOKS = sorted(name for name, _ in inspect.getmembers(hookspecs, inspect.isfunction)
+               if name.startswith("hoshikage_"))
+
+
+def test_there_are_hooks() -> None:
+    assert {"hoshikage_load", "hoshikage_generate", "hoshikage_unload"} <= set(HOOKS)
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_has_a_heading_in_plugins_md(hook: str) -> None:
+    headings = re.findall(r"^### (\w+)$", (REPO / "docs" / "plugins.md").read_text(), re.M)
+    assert hook in headings
+
+
+@pytest.mark.parametrize("hook", HOOKS)
+def test_every_hook_is_implemented_in_a_test(hook: str) -> None:
+    sources = [p.read_text() for p in (REPO / "tests").rglob("*.py") if p.name != "test_docs.py"]
+    assert any(f"def {hook}(" in text for text in sources)
+
+
+def readme_commands() -> list[str]:
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Two commands", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"```sh\n(.+?)\n```", section)
+
+
+def test_readme_has_two_commands_and_ci_runs_the_second() -> None:
+    install_and_run, install_and_test = readme_commands()
+    assert "hoshikage run" in install_and_run and "[llamacpp]" in install_and_run
+    ci_lines = [line for line in (REPO / ".ci" / "run").read_text().splitlines()
+                if line and not line.startswith("#") and not line.startswith(("set ", "cd "))]
+    assert ci_lines == [install_and_test]
+
+
+def test_every_documented_llamacpp_option_exists() -> None:
+    from hoshikage_backends.llamacpp.options import LlamaCppOptions
+
+    text = (REPO / "docs" / "configuration.md").read_text()
+    section = text.split('for `backend = "llamacpp"`', 1)[1]
+    documented = set(re.findall(r"^\| `(\w+)`(?:, `(\w+)`)?", section, re.M))
+    names = {n for pair in documented for n in pair if n}
+    assert names == set(LlamaCppOptions.model_fields)
+
+
+@pytest.mark.real_model
+def test_embed_example_prints_a_completion() -> None:
+    out = subprocess.run([sys.executable, "examples/embed.py"], cwd=REPO, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "models: smollm2" in out.stdout
+    completion = re.search(r"completion: '(.+)' \((stop|length)", out.stdout)
+    assert completion and completion.group(1).strip()
+
+
+@pytest.mark.real_model
+def test_chat_openai_example_streams_an_answer(server: RunningServer) -> None:
+    env = {**os.environ, "HOSHIKAGE_URL": f"{server.url}/v1"}
+    out = subprocess.run([sys.executable, "examples/chat_openai.py"], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "Paris" in out.stdout
+
+
+@pytest.mark.real_model
+def test_fastapi_mount_example(tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    sys.path.insert(0, str(REPO))
+    try:
+        from examples.fastapi_mount import app
+    finally:
+        sys.path.remove(str(REPO))
+    with TestClient(app) as client:
+        assert client.get("/llm/v1/models").json()["data"][0]["id"] == "smollm2"
+        assert client.get("/llm/health").json()["status"] == "ok"
+        assert client.get("/").json()["hoshikage means"]
