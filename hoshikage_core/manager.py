@@ -170,9 +170,17 @@ class ModelManager:
             handle = await self.ensure_loaded(model)
             backend = self._backend(model)
             stream = iterate_in_thread(lambda: backend.generate(handle, request), self._executor)
-            async with aclosing(stream) as chunks:
-                async for chunk in chunks:
-                    yield chunk
+            sent, finished = 0, False
+            try:
+                async with aclosing(stream) as chunks:
+                    async for chunk in chunks:
+                        finished = chunk.is_final
+                        sent += 1
+                        yield chunk
+            finally:
+                if not finished:
+                    log.info("%s: generation stopped early after %d chunks "
+                             "(client gone or error)", model.name, sent)
 
     async def unload(self, name_or_alias: str) -> bool:
         """Unload a model if it is loaded (waits for its running requests)."""

@@ -97,3 +97,23 @@ def test_raw_sse_ends_with_done(server: RunningServer) -> None:
         assert response.headers["content-type"].startswith("text/event-stream")
         data = [line for line in response.iter_lines() if line.startswith("data: ")]
     assert data[-1] == "data: [DONE]"
+
+
+def test_client_disconnect_stops_the_generation(server: RunningServer,
+                                                openai_client: openai.OpenAI) -> None:
+    body = {"model": "smollm2", "prompt": "Once upon a time", "max_tokens": 1500,
+            "temperature": 1.0, "stream": True}
+    with httpx.stream("POST", f"{server.url}/v1/completions", json=body) as response:
+        events = 0
+        for line in response.iter_lines():
+            events += line.startswith("data: ")
+            if events == 3:
+                break
+    # the model is free again: a new request is served and completes
+    reply = openai_client.completions.create(model="smollm2", prompt="Hi", max_tokens=3)
+    assert reply.usage is not None and reply.usage.completion_tokens == 3
+    stopped = [line for line in server.log().splitlines()
+               if "smollm2: generation stopped early after" in line]
+    assert stopped, server.log()[-2000:]
+    chunks = int(stopped[-1].split("after ")[1].split()[0])
+    assert chunks < 1500  # cut short, not run to max_tokens
