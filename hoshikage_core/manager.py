@@ -8,6 +8,7 @@ worker threads, never on the event loop.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import time
@@ -81,6 +82,13 @@ class ManagedModel:
             error=self.error,
             load_seconds=self.load_seconds,
         )
+
+
+def _with_model_defaults(request: GenerationRequest, model: ManagedModel) -> GenerationRequest:
+    """Fill the fields the request left out from ``[models.NAME.sampling]``."""
+    defaults = model.config.sampling.as_request_defaults()
+    missing = {k: v for k, v in defaults.items() if getattr(request, k) is None}
+    return dataclasses.replace(request, model=model.name, **missing)
 
 
 class ModelManager:
@@ -166,6 +174,7 @@ class ModelManager:
     async def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
         """Stream chunks for ``request`` from its model, loading it if needed."""
         model = self.get(request.model)
+        request = _with_model_defaults(request, model)
         async with model._slots:
             handle = await self.ensure_loaded(model)
             backend = self._backend(model)

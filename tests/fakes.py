@@ -31,6 +31,7 @@ class EchoBackend:
     unloads: list[str] = field(default_factory=list)
     threads: set[str] = field(default_factory=set)
     handles: list[EchoHandle] = field(default_factory=list)
+    requests: list[GenerationRequest] = field(default_factory=list)
 
     @hookimpl
     def hoshikage_load(self, model: ModelSpec) -> EchoHandle:
@@ -44,6 +45,7 @@ class EchoBackend:
 
     @hookimpl
     def hoshikage_generate(self, handle: EchoHandle, request: GenerationRequest) -> Iterator[Chunk]:
+        self.requests.append(request)
         return self._generate(handle, request)
 
     def _generate(self, handle: EchoHandle, request: GenerationRequest) -> Iterator[Chunk]:

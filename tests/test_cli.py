@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import httpx
+import openai
 import pytest
 
 from tests.conftest import REPO, hoshikage_command, start_server, stop_server
@@ -75,5 +76,11 @@ def test_run_without_config_serves_the_bundled_default(tmp_path: Path) -> None:
     try:
         listing = httpx.get(f"{server.url}/v1/models").json()
         assert [(m["id"], m["aliases"]) for m in listing["data"]] == [("smollm2", ["default"])]
+        # the README's promise, with the model's default sampling (no temperature given);
+        # a fixed seed keeps the test deterministic (148 of 150 random seeds said Paris)
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0)
+        reply = client.chat.completions.create(model="default", seed=1, messages=[
+            {"role": "user", "content": "What is the capital of France? Answer in one word."}])
+        assert "Paris" in (reply.choices[0].message.content or "")
     finally:
         assert stop_server(server) == 0

@@ -44,6 +44,8 @@ def default_config() -> HoshikageConfig:
                     "path": BUNDLED_MODEL_REF,
                     "aliases": ["default"],
                     "options": {"n_ctx": 4096},
+                    # SmolLM2's model card recommends these; requests may override
+                    "sampling": {"temperature": 0.2, "top_p": 0.9},
                 }
             }
         }

@@ -29,6 +29,7 @@ __all__ = [
     "Duration",
     "HoshikageConfig",
     "ModelConfig",
+    "SamplingDefaults",
     "ServerConfig",
 ]
 
@@ -57,6 +58,25 @@ class DefaultsConfig(_Table):
     max_queue: int = Field(32, ge=0)
 
 
+class SamplingDefaults(_Table):
+    """``[models.NAME.sampling]``: defaults for fields a request leaves out.
+
+    Like PARAMETER lines in an Ollama Modelfile: a request's own values win.
+    """
+
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_p: float | None = Field(None, ge=0.0, le=1.0)
+    top_k: int | None = Field(None, ge=0)
+    min_p: float | None = Field(None, ge=0.0, le=1.0)
+    repeat_penalty: float | None = Field(None, ge=0.0)
+    presence_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    frequency_penalty: float | None = Field(None, ge=-2.0, le=2.0)
+    max_tokens: int | None = Field(None, ge=1)
+
+    def as_request_defaults(self) -> dict[str, Any]:
+        return self.model_dump(exclude_none=True)
+
+
 class ModelConfig(_Table):
     """``[models.NAME]``: one model and the backend that serves it."""
 
@@ -64,6 +84,7 @@ class ModelConfig(_Table):
     path: Path | None = None
     aliases: list[Annotated[str, Field(min_length=1)]] = Field(default_factory=list)
     options: dict[str, Any] = Field(default_factory=dict)
+    sampling: SamplingDefaults = Field(default_factory=SamplingDefaults)
     idle_timeout: Duration | None = None
     parallel: int | None = Field(None, ge=1)
     max_queue: int | None = Field(None, ge=0)

@@ -143,3 +143,18 @@ def test_backend_validates_its_options_at_startup(tmp_path: Path) -> None:
     assert "models.a.options.dpeth: unknown key (did you mean 'depth'?)" in str(info.value)
     cfg["models"]["a"]["options"] = {"depth": 2}  # type: ignore[index]
     Hoshikage(cfg, plugins={"echo": Picky()})
+
+
+async def test_model_sampling_defaults_fill_what_the_request_left_out(tmp_path: Path) -> None:
+    echo = EchoBackend()
+    cfg = config(tmp_path, "a")
+    cfg["models"]["a"]["sampling"] = {"temperature": 0.2, "top_p": 0.9,  # type: ignore[index]
+                                      "max_tokens": 2}
+    async with Hoshikage(cfg, plugins={"echo": echo}) as hk:
+        first = await hk.complete("a b c d", model="a-alias")
+        await hk.complete("a b c d", model="a", temperature=1.0, max_tokens=3)
+    assert first.text == "a b"  # max_tokens default applied
+    one, two = echo.requests
+    assert (one.model, one.temperature, one.top_p, one.max_tokens) == ("a", 0.2, 0.9, 2)
+    assert (two.temperature, two.top_p, two.max_tokens) == (1.0, 0.9, 3)
+    assert one.top_k is None  # not configured: the backend's default
