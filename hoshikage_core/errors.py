@@ -18,7 +18,10 @@ __all__ = [
     "InvalidRequestError",
     "ModelLoadError",
     "ModelNotFoundError",
+    "ModelTooLargeError",
     "PluginError",
+    "QueueFullError",
+    "ShuttingDownError",
 ]
 
 
@@ -43,6 +46,7 @@ class HoshikageError(Exception):
         self.param = param
         if error_type is not None:
             self.error_type = error_type
+        self.headers: dict[str, str] = {}
         if code is not None:
             self.code = code
         if status_code is not None:
@@ -118,6 +122,37 @@ class BackendError(HoshikageError):
     status_code = 500
     error_type = "server_error"
     code = "backend_error"
+
+
+class QueueFullError(HoshikageError):
+    """Too many requests wait for this model already (503 + Retry-After)."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "queue_full"
+
+    def __init__(self, model: str, queued: int, retry_after: int) -> None:
+        super().__init__(
+            f"Model '{model}' is busy: {queued} requests are already waiting "
+            f"(max_queue). Retry in about {retry_after} s."
+        )
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class ModelTooLargeError(HoshikageError):
+    """The model can never fit in the configured memory budget (500)."""
+
+    status_code = 500
+    error_type = "server_error"
+    code = "model_exceeds_memory_budget"
+
+
+class ShuttingDownError(HoshikageError):
+    """The server is stopping and takes no new work (503)."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "shutting_down"
 
 
 class ConfigError(Exception):

@@ -18,6 +18,7 @@ from .markers import hookspec
 from .types import Chunk, GenerationRequest, ModelSpec
 
 __all__ = [
+    "hoshikage_estimate_memory",
     "hoshikage_generate",
     "hoshikage_load",
     "hoshikage_unavailable_reason",
@@ -64,6 +65,17 @@ def hoshikage_validate_options(model: ModelSpec) -> Mapping[str, Any] | None:
     Raise ``ValueError`` (or a pydantic ``ValidationError``) naming the bad
     option; Hoshikage reports it with the config file and key. Return nothing,
     or the options normalised. Must be cheap: do not import heavy libraries.
+    """
+
+
+@hookspec(firstresult=True)
+def hoshikage_estimate_memory(model: ModelSpec) -> int | None:
+    """Optional: the bytes ``model`` will occupy once loaded, estimated before loading.
+
+    Used for ``memory_budget``. Runs in a worker thread; should read headers,
+    not load weights. Return ``None`` to let Hoshikage use the file's size.
+    Raise if the file is clearly unusable (the model then fails with your
+    message, without a load attempt).
     """
 
 

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from .config import HoshikageConfig, describe_validation_error, load_config, validate_config
 from .errors import ConfigError
-from .manager import ModelInfo, ModelManager
+from .clock import Clock, SystemClock
+from .lifecycle import ModelInfo, ModelManager
 from .options import OptionsError
 from .plugins import Plugins, create_plugin_manager
 from .types import ChatMessage, Chunk, FinishReason, GenerationRequest, ModelSpec, Usage
@@ -55,18 +56,31 @@ class Hoshikage:
         plugins: Mapping[str, object] | None = None,
         load_entry_points: bool = True,
         max_workers: int = 64,
+        clock: Clock | None = None,
     ) -> None:
         self.config = _as_config(config)
         self.plugins: Plugins = create_plugin_manager(plugins, load_entry_points=load_entry_points)
         check_models(self.config, self.plugins)
         self._executor = ThreadPoolExecutor(max_workers=max_workers,
                                             thread_name_prefix="hoshikage")
-        self.models = ModelManager(self.config, self.plugins, self._executor)
+        self.clock: Clock = clock or SystemClock()
+        self.models = ModelManager(self.config, self.plugins, self._executor, self.clock)
         self._closed = False
+        self._started = False
         self.started_at = int(time.time())
 
     async def __aenter__(self) -> Hoshikage:
+        await self.start()
         return self
+
+    async def start(self) -> None:
+        """Start background work (idle unloading) and load ``preload`` models.
+
+        Optional: the first request starts the idle timer too. Idempotent.
+        """
+        if not self._started:
+            self._started = True
+            await self.models.start()
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
@@ -76,24 +90,32 @@ class Hoshikage:
         if self._closed:
             return
         self._closed = True
-        await self.models.unload_all()
+        await self.models.close(timeout=self.config.server.shutdown_timeout)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     def list_models(self) -> list[ModelInfo]:
         """Every configured model with its current state."""
         return self.models.infos()
 
-    async def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
-        """Stream the chunks of one generation. Close the iterator to cancel it."""
-        async with aclosing(self.models.generate(request)) as chunks:
+    async def generate(
+        self, request: GenerationRequest, *, keep_alive: float | None = None
+    ) -> AsyncIterator[Chunk]:
+        """Stream the chunks of one generation. Close the iterator to cancel it.
+
+        ``keep_alive`` (seconds; ``math.inf`` = forever) replaces the model's
+        idle timeout from now on, as Ollama's ``keep_alive`` does.
+        """
+        async with aclosing(self.models.generate(request, keep_alive=keep_alive)) as chunks:
             async for chunk in chunks:
                 yield chunk
 
-    async def run(self, request: GenerationRequest) -> Completion:
+    async def run(
+        self, request: GenerationRequest, *, keep_alive: float | None = None
+    ) -> Completion:
         """Run one generation to the end and return the whole result."""
         parts: list[str] = []
         final: Chunk | None = None
-        async with aclosing(self.generate(request)) as chunks:
+        async with aclosing(self.generate(request, keep_alive=keep_alive)) as chunks:
             async for chunk in chunks:
                 parts.append(chunk.text)
                 if chunk.is_final:
@@ -106,20 +128,24 @@ class Hoshikage:
         name = self.models.get(request.model).name
         return Completion(name, "".join(parts), final.finish_reason or "stop", final.usage)
 
-    async def complete(self, prompt: str, *, model: str = "default", **sampling: Any) -> Completion:
+    async def complete(self, prompt: str, *, model: str = "default",
+                       keep_alive: float | None = None, **sampling: Any) -> Completion:
         """Complete raw ``prompt`` text. ``sampling``: fields of GenerationRequest."""
-        return await self.run(GenerationRequest(model=model, prompt=prompt, **sampling))
+        request = GenerationRequest(model=model, prompt=prompt, **sampling)
+        return await self.run(request, keep_alive=keep_alive)
 
     async def chat(
         self,
         messages: Sequence[ChatMessage | Mapping[str, str]],
         *,
         model: str = "default",
+        keep_alive: float | None = None,
         **sampling: Any,
     ) -> Completion:
         """Answer a chat using the model's chat template."""
         turns = [m if isinstance(m, ChatMessage) else ChatMessage(**m) for m in messages]
-        return await self.run(GenerationRequest(model=model, messages=turns, **sampling))
+        request = GenerationRequest(model=model, messages=turns, **sampling)
+        return await self.run(request, keep_alive=keep_alive)
 
 
 def _as_config(config: ConfigSource) -> HoshikageConfig:

@@ -64,7 +64,8 @@ class Backend:
         self._callers = {
             hook: pm.subset_hook_caller(hook, remove_plugins=others)
             for hook in ("hoshikage_load", "hoshikage_generate", "hoshikage_unload",
-                         "hoshikage_validate_options", "hoshikage_unavailable_reason")
+                         "hoshikage_validate_options", "hoshikage_unavailable_reason",
+                         "hoshikage_estimate_memory")
         }
 
     def load(self, model: Any) -> Any:
@@ -81,6 +82,9 @@ class Backend:
 
     def unavailable_reason(self) -> str | None:
         return self._callers["hoshikage_unavailable_reason"]()
+
+    def estimate_memory(self, model: Any) -> int | None:
+        return self._callers["hoshikage_estimate_memory"](model=model)
 
 
 @dataclass

@@ -21,7 +21,10 @@ class EchoBackend:
     """Echoes the prompt (or last message) back word by word.
 
     ``fail_load`` names models whose load raises; ``fail_after`` makes a
-    generation raise after that many chunks; ``gate`` blocks each chunk until set.
+    generation raise after that many chunks; ``gate`` blocks each chunk until
+    set; ``turnstile`` (a semaphore) must be released once per generation
+    before it finishes, so a test decides which request ends when.
+    ``options["memory"]`` is the model's memory estimate.
     """
 
     fail_load: set[str] = field(default_factory=set)
@@ -32,6 +35,14 @@ class EchoBackend:
     threads: set[str] = field(default_factory=set)
     handles: list[EchoHandle] = field(default_factory=list)
     requests: list[GenerationRequest] = field(default_factory=list)
+    turnstile: threading.Semaphore | None = None
+    started: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+    @hookimpl
+    def hoshikage_estimate_memory(self, model: ModelSpec) -> int | None:
+        memory = model.options.get("memory")
+        return int(memory) if memory is not None else None
 
     @hookimpl
     def hoshikage_load(self, model: ModelSpec) -> EchoHandle:
@@ -56,6 +67,7 @@ class EchoBackend:
             raise ContextLengthExceededError(len(words), 50)
         limit = request.max_tokens or len(words)
         sent = 0
+        self.started.append(text)
         try:
             for i, word in enumerate(words[:limit]):
                 if self.gate is not None:
@@ -64,6 +76,9 @@ class EchoBackend:
                     raise RuntimeError("backend exploded mid-stream")
                 sent += 1
                 yield Chunk(text=word if i == 0 else f" {word}")
+            if self.turnstile is not None:
+                self.turnstile.acquire()
+            self.finished.append(text)
             reason = "length" if limit < len(words) else "stop"
             yield Chunk(finish_reason=reason, usage=Usage(len(words), sent))
         finally:

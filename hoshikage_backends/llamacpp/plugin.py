@@ -9,6 +9,7 @@ from hoshikage_core import hookimpl
 from hoshikage_core.options import parse_options
 from hoshikage_core.types import Chunk, GenerationRequest, ModelSpec
 
+from .memory import estimate_memory
 from .model import LlamaCppModel
 from .options import LlamaCppOptions
 
@@ -23,6 +24,13 @@ def hoshikage_unavailable_reason() -> str | None:
 @hookimpl
 def hoshikage_validate_options(model: ModelSpec) -> LlamaCppOptions:
     return parse_options(LlamaCppOptions, model)
+
+
+@hookimpl
+def hoshikage_estimate_memory(model: ModelSpec) -> int | None:
+    if model.path is None:
+        return None
+    return estimate_memory(model.path, parse_options(LlamaCppOptions, model)).total
 
 
 @hookimpl

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..hoshikage import ConfigSource, Hoshikage
 from .errors import install_error_handlers
-from .routers import chat, completions, health, models
+from .routers import admin, chat, completions, health, models
 
 __all__ = ["create_app"]
 
@@ -35,6 +35,7 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await instance.start()
         try:
             yield
         finally:
@@ -49,6 +50,6 @@ def create_app(
     )
     app.state.hoshikage = instance
     install_error_handlers(app)
-    for module in (health, models, chat, completions):
+    for module in (health, models, chat, completions, admin):
         app.include_router(module.router)
     return app

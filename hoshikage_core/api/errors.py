@@ -12,10 +12,11 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ..errors import HoshikageError
+from .disconnect import ClientDisconnected
 
 __all__ = ["error_body", "install_error_handlers", "validation_error_to_openai"]
 
@@ -82,7 +83,7 @@ async def _on_hoshikage_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HoshikageError)
     if exc.status_code >= 500:
         log.error("%s %s -> %s: %s", request.method, request.url.path, exc.status_code, exc)
-    return _respond(exc)
+    return _respond(exc, headers=exc.headers or None)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -113,7 +114,13 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     return _respond(err)
 
 
+async def _on_client_gone(request: Request, exc: Exception) -> Response:
+    log.info("%s %s: client disconnected; work cancelled", request.method, request.url.path)
+    return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(ClientDisconnected, _on_client_gone)
     app.add_exception_handler(HoshikageError, _on_hoshikage_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)

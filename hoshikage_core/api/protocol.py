@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from ..config.durations import parse_duration
 
 from ..errors import InvalidRequestError
 from ..types import ChatMessage
@@ -63,6 +65,10 @@ StopField = Annotated[
 ]
 
 
+def _duration_or_none(value: object) -> float | None:
+    return None if value is None else parse_duration(value)
+
+
 class SamplingFields(_Open):
     """Fields shared by chat and text completions."""
 
@@ -81,6 +87,8 @@ class SamplingFields(_Open):
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = None
+    keep_alive: Annotated[float | None, BeforeValidator(_duration_or_none)] = Field(
+        None, description="Hoshikage extension: idle timeout for this model from now on")
 
     @field_validator("stop")
     @classmethod

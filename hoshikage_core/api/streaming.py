@@ -23,7 +23,7 @@ def dumps(payload: Any) -> str:
 
 
 async def open_stream(
-    hoshikage: Hoshikage, request: GenerationRequest
+    hoshikage: Hoshikage, request: GenerationRequest, *, keep_alive: float | None = None
 ) -> tuple[Chunk, AsyncIterator[Chunk]]:
     """Start a generation and wait for its first chunk.
 
@@ -31,7 +31,7 @@ async def open_stream(
     here, before any byte is sent, so they reach the client as an HTTP error
     status rather than inside a 200 stream.
     """
-    chunks = hoshikage.generate(request)
+    chunks = hoshikage.generate(request, keep_alive=keep_alive)
     try:
         first = await chunks.__anext__()
     except StopAsyncIteration:

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from .durations import parse_duration
+from .sizes import parse_size
 from .package_files import PACKAGE_SCHEME, resolve_package_file
 
 __all__ = [
@@ -36,6 +37,9 @@ __all__ = [
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 """Seconds; ``math.inf`` means forever. Written as ``"5m"``, ``"30s"``, ``0``, ``-1``."""
 
+ByteSize = Annotated[int, BeforeValidator(parse_size)]
+"""Bytes. Written as ``"6GiB"``, ``"512MiB"``, ``"8GB"`` or a number."""
+
 
 class _Table(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
@@ -47,6 +51,7 @@ class ServerConfig(_Table):
     host: str = "127.0.0.1"
     port: int = Field(3030, ge=0, le=65535)
     api_keys: list[Annotated[str, Field(min_length=8)]] = Field(default_factory=list)
+    shutdown_timeout: Duration = 30.0
 
 
 class DefaultsConfig(_Table):
@@ -54,8 +59,10 @@ class DefaultsConfig(_Table):
 
     idle_timeout: Duration = 300.0
     max_loaded_models: int = Field(2, ge=1)
+    memory_budget: ByteSize | None = None
     parallel: int = Field(1, ge=1)
     max_queue: int = Field(32, ge=0)
+    fairness_cap: int = Field(8, ge=1)
 
 
 class SamplingDefaults(_Table):
@@ -88,6 +95,7 @@ class ModelConfig(_Table):
     idle_timeout: Duration | None = None
     parallel: int | None = Field(None, ge=1)
     max_queue: int | None = Field(None, ge=0)
+    preload: bool = False
 
     @field_validator("path", mode="before")
     @classmethod

@@ -13,7 +13,7 @@ from hoshikage_core.errors import (
     ModelLoadError,
     ModelNotFoundError,
 )
-from hoshikage_core.manager import ModelState
+from hoshikage_core.lifecycle import ModelState
 from tests.fakes import EchoBackend
 
 

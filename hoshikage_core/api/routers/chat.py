@@ -7,12 +7,13 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from ...errors import InvalidRequestError
 from ...hoshikage import Hoshikage
 from ...types import Chunk, GenerationRequest
+from ..disconnect import until_disconnected
 from ..deps import get_hoshikage, log_unknown_fields, require_api_key
 from ..protocol import ChatCompletionRequest
 from ..streaming import open_stream, sse_response
@@ -34,7 +35,9 @@ def _to_generation(body: ChatCompletionRequest, model_name: str) -> GenerationRe
 
 @router.post("/v1/chat/completions", response_model=None)
 async def chat_completions(
-    body: ChatCompletionRequest, hoshikage: Hoshikage = Depends(get_hoshikage)
+    body: ChatCompletionRequest,
+    http_request: Request,
+    hoshikage: Hoshikage = Depends(get_hoshikage),
 ) -> Response:
     log_unknown_fields(body, "chat/completions")
     model = hoshikage.models.get(body.model)
@@ -43,7 +46,8 @@ async def chat_completions(
     created = int(time.time())
 
     if not body.stream:
-        result = await hoshikage.run(request)
+        result = await until_disconnected(
+            http_request, hoshikage.run(request, keep_alive=body.keep_alive))
         return JSONResponse({
             "id": completion_id,
             "object": "chat.completion",
@@ -59,7 +63,8 @@ async def chat_completions(
             "system_fingerprint": None,
         })
 
-    first, rest = await open_stream(hoshikage, request)
+    first, rest = await until_disconnected(
+        http_request, open_stream(hoshikage, request, keep_alive=body.keep_alive))
     include_usage = body.include_usage()
 
     def frame(choices: list[dict[str, Any]], usage: Any = None) -> dict[str, Any]:

@@ -7,12 +7,13 @@ import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from ...errors import InvalidRequestError
 from ...hoshikage import Hoshikage
 from ...types import Chunk, GenerationRequest
+from ..disconnect import until_disconnected
 from ..deps import get_hoshikage, log_unknown_fields, require_api_key
 from ..protocol import CompletionRequest
 from ..streaming import open_stream, sse_response
@@ -34,7 +35,9 @@ def _to_generation(body: CompletionRequest, model_name: str) -> GenerationReques
 
 @router.post("/v1/completions", response_model=None)
 async def completions(
-    body: CompletionRequest, hoshikage: Hoshikage = Depends(get_hoshikage)
+    body: CompletionRequest,
+    http_request: Request,
+    hoshikage: Hoshikage = Depends(get_hoshikage),
 ) -> Response:
     log_unknown_fields(body, "completions")
     model = hoshikage.models.get(body.model)
@@ -57,12 +60,14 @@ async def completions(
         }
 
     if not body.stream:
-        result = await hoshikage.run(request)
+        result = await until_disconnected(
+            http_request, hoshikage.run(request, keep_alive=body.keep_alive))
         payload = envelope([choice(f"{echoed}{result.text}", result.finish_reason)])
         payload["usage"] = usage_dict(result.usage)
         return JSONResponse(payload)
 
-    first, rest = await open_stream(hoshikage, request)
+    first, rest = await until_disconnected(
+        http_request, open_stream(hoshikage, request, keep_alive=body.keep_alive))
     include_usage = body.include_usage()
 
     async def frames(chunks: AsyncIterator[Chunk]) -> AsyncIterator[dict[str, Any]]:

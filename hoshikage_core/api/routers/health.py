@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 
 from ... import __version__
 from ...hoshikage import Hoshikage
-from ...manager import ModelState
+from ...lifecycle import ModelState
 from ..deps import get_hoshikage
 
 router = APIRouter(tags=["operations"])

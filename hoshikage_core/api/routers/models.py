@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from ...hoshikage import Hoshikage
-from ...manager import ModelInfo
+from ...lifecycle import ModelInfo
 from ..deps import get_hoshikage, require_api_key
 
 router = APIRouter(tags=["openai"], dependencies=[Depends(require_api_key)])
@@ -24,6 +24,14 @@ def model_object(info: ModelInfo, created: int) -> dict[str, Any]:
         "backend": info.backend,
         "state": info.state.value,
     }
+
+
+@router.get("/v1/models/{model_id:path}")
+async def get_model(model_id: str, hoshikage: Hoshikage = Depends(get_hoshikage)) -> dict[str, Any]:
+    """One model by name or alias (404 ``model_not_found`` otherwise)."""
+    name = hoshikage.models.get(model_id).name
+    info = next(i for i in hoshikage.list_models() if i.id == name)
+    return model_object(info, hoshikage.started_at)
 
 
 @router.get("/v1/models")

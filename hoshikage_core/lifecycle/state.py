@@ -1,0 +1,137 @@
+"""One configured model's runtime record, and its public snapshot."""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from ..config.schema import EffectiveModelSettings, ModelConfig
+from ..types import ModelSpec
+
+__all__ = ["ManagedModel", "ModelInfo", "ModelState", "Waiter"]
+
+
+class ModelState(str, enum.Enum):
+    UNLOADED = "unloaded"
+    LOADING = "loading"
+    READY = "ready"
+    UNLOADING = "unloading"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A snapshot of one model, for listings and the admin API.
+
+    Times are wall-clock seconds since the epoch.
+    """
+
+    id: str
+    backend: str
+    aliases: tuple[str, ...]
+    state: ModelState
+    path: str | None
+    error: str | None = None
+    load_seconds: float | None = None
+    memory_bytes: int | None = None
+    last_used: float | None = None
+    expires_at: float | None = None
+    running: int = 0
+    queued: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "backend": self.backend,
+            "state": self.state.value,
+            "aliases": list(self.aliases),
+            "memory_bytes": self.memory_bytes,
+            "last_used": self.last_used,
+            "expires_at": self.expires_at,
+            "running": self.running,
+            "queued": self.queued,
+            "load_seconds": self.load_seconds,
+            "error": self.error,
+        }
+
+
+@dataclass(eq=False)
+class Waiter:
+    """A request waiting for a slot on a model."""
+
+    future: asyncio.Future[None]
+    order: int  # global arrival order, for fairness between models
+
+
+class ManagedModel:
+    """Runtime state of one configured model. Mutated only on the event loop."""
+
+    def __init__(self, name: str, config: ModelConfig, settings: EffectiveModelSettings) -> None:
+        self.name = name
+        self.config = config
+        self.settings = settings
+        self.spec = ModelSpec(name=name, path=config.path, options=dict(config.options))
+        self.state = ModelState.UNLOADED
+        self.handle: Any = None
+        self.error: str | None = None
+        self.failures = 0
+        self.retry_at = 0.0  # monotonic; a failed model is retried from then on
+        self.load_seconds: float | None = None
+        self.memory_bytes: int | None = None
+        self.running = 0
+        self.queue: deque[Waiter] = deque()
+        self.last_used: float | None = None  # monotonic
+        self.expires_at: float | None = None  # monotonic; None = not idle or never
+        self.keep_alive: float | None = None  # request override of idle_timeout
+        self.unload_requested = False
+        self.served_while_others_wait = 0
+        self.average_seconds = 5.0  # of a request, for Retry-After
+        self.unloaded = asyncio.Event()
+        self.unloaded.set()
+
+    @property
+    def idle_timeout(self) -> float:
+        return self.keep_alive if self.keep_alive is not None else self.settings.idle_timeout
+
+    @property
+    def holds_memory(self) -> bool:
+        return self.state in (ModelState.LOADING, ModelState.READY, ModelState.UNLOADING)
+
+    @property
+    def is_idle(self) -> bool:
+        return self.state is ModelState.READY and self.running == 0 and not self.queue
+
+    @property
+    def free_slots(self) -> int:
+        return self.settings.parallel - self.running
+
+    def oldest_waiter(self) -> int:
+        return self.queue[0].order if self.queue else math.inf  # type: ignore[return-value]
+
+    def mark_idle(self, now: float) -> None:
+        """The last request ended: start the idle clock."""
+        timeout = self.idle_timeout
+        self.expires_at = None if math.isinf(timeout) else now + timeout
+
+    def info(self, monotonic_now: float, wall_now: float) -> ModelInfo:
+        def wall(t: float | None) -> float | None:
+            return None if t is None else round(wall_now + (t - monotonic_now), 3)
+
+        return ModelInfo(
+            id=self.name,
+            backend=self.config.backend,
+            aliases=tuple(self.config.aliases),
+            state=self.state,
+            path=str(self.config.path) if self.config.path else None,
+            error=self.error,
+            load_seconds=self.load_seconds,
+            memory_bytes=self.memory_bytes,
+            last_used=wall(self.last_used),
+            expires_at=wall(self.expires_at) if self.is_idle else None,
+            running=self.running,
+            queued=len(self.queue),
+        )
