@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import math
 import logging
 import os
 import sys
@@ -13,6 +14,7 @@ from typing import NoReturn
 import click
 
 from . import __version__
+from .client_cli import register as register_client_commands
 from .config import CONFIG_ENV_VAR, HoshikageConfig, default_config, load_config
 from .errors import ConfigError, PluginError
 
@@ -51,6 +53,8 @@ def main() -> None:
       hoshikage run                          # the bundled SmolLM2 on 127.0.0.1:3030
       hoshikage run --config hoshikage.toml  # your models
       hoshikage config check hoshikage.toml
+      hoshikage ps                           # what a running server has loaded
+      hoshikage unload smollm2
       hoshikage plugins
     """
 
@@ -99,7 +103,11 @@ def run(config_path: str | None, host: str | None, port: int | None, log_level: 
     click.echo(f"Hoshikage {__version__} on http://{server.host}:{server.port}  models: "
                f"{names or 'none'}", err=True)
     uvicorn.run(app, host=server.host, port=server.port, log_level=log_level,
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=None if math.isinf(server.shutdown_timeout)
+                else int(math.ceil(server.shutdown_timeout)))
+
+
+register_client_commands(main)
 
 
 @main.command()

@@ -44,6 +44,7 @@ from ..plugins import Backend, Plugins
 from ..threads import iterate_in_thread
 from ..types import Chunk, GenerationRequest
 from .placement import choose_victims
+from .release import return_memory_to_os
 from .state import ManagedModel, ModelInfo, ModelState, Waiter
 
 __all__ = ["ModelManager"]
@@ -121,6 +122,7 @@ class ModelManager:
 
     async def _acquire(self, model: ManagedModel, keep_alive: float | None) -> None:
         """Return once ``model`` is ready and one of its slots is ours."""
+        ticket = next(self._order)  # arrival order, taken before anything awaits
         self._start_reaper()
         if self._closing:
             raise ShuttingDownError("The server is shutting down.")
@@ -137,8 +139,8 @@ class ModelManager:
         if model.queue or model.running:
             if len(model.queue) >= model.settings.max_queue:
                 raise QueueFullError(model.name, len(model.queue), self._retry_after(model))
-        waiter = Waiter(asyncio.get_running_loop().create_future(), next(self._order))
-        model.queue.append(waiter)
+        waiter = Waiter(asyncio.get_running_loop().create_future(), ticket)
+        model.enqueue(waiter)
         model.expires_at = None
         self._schedule()
         try:
@@ -288,10 +290,11 @@ class ModelManager:
             backend = self._plugins.backend(model.config.backend)
             if backend is not None:
                 await self._run(backend.unload, handle)
+            del handle
+            await self._run(return_memory_to_os)
         except Exception:
             log.exception("model %s failed to unload cleanly", model.name)
         finally:
-            del handle
             model.state = ModelState.UNLOADED
             model.unload_requested = False
             model.served_while_others_wait = 0
@@ -412,17 +415,25 @@ class ModelManager:
     async def _ensure_estimate(self, model: ManagedModel) -> None:
         """Know the model's footprint before it loads; refuse one that never fits."""
         if model.memory_bytes is None:
-            backend = self._backend(model)
+            if model.estimating is None:  # one estimate per model, shared by its requests
+                backend = self._backend(model)
+                model.estimating = asyncio.ensure_future(
+                    self._run(backend.estimate_memory, model.spec))
+            estimating = model.estimating
             try:
-                estimate = await self._run(backend.estimate_memory, model.spec)
+                estimate = await asyncio.shield(estimating)
             except Exception as exc:
-                self._fail(model, ModelLoadError(
-                    f"Model '{model.name}' cannot be loaded: {type(exc).__name__}: {exc}"))
-                raise ModelLoadError(f"Model '{model.name}' cannot be loaded: {exc}") from exc
-            if estimate is None:
-                path = model.spec.path
-                estimate = path.stat().st_size if path is not None and path.exists() else 0
-            model.memory_bytes = int(estimate)
+                error = ModelLoadError(
+                    f"Model '{model.name}' cannot be loaded: {type(exc).__name__}: {exc}")
+                if model.estimating is estimating:  # the first to see it records it
+                    model.estimating = None
+                    self._fail(model, error)
+                raise error from exc
+            if model.memory_bytes is None:
+                if estimate is None:
+                    path = model.spec.path
+                    estimate = path.stat().st_size if path is not None and path.exists() else 0
+                model.memory_bytes = int(estimate)
         if self._budget is not None and model.memory_bytes > self._budget:
             raise ModelTooLargeError(
                 f"Model '{model.name}' needs about {format_bytes(model.memory_bytes)}, more than "

@@ -92,6 +92,14 @@ class ManagedModel:
         self.average_seconds = 5.0  # of a request, for Retry-After
         self.unloaded = asyncio.Event()
         self.unloaded.set()
+        self.estimating: asyncio.Future[int | None] | None = None
+
+    def enqueue(self, waiter: Waiter) -> None:
+        """Add ``waiter`` in arrival order (it may have arrived before others queued)."""
+        index = len(self.queue)
+        while index > 0 and self.queue[index - 1].order > waiter.order:
+            index -= 1
+        self.queue.insert(index, waiter)
 
     @property
     def idle_timeout(self) -> float:
