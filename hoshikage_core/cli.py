@@ -7,6 +7,7 @@ import json
 import math
 import logging
 import os
+import signal
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -26,6 +27,10 @@ EXIT_USAGE = 2
 def _fail(message: str) -> NoReturn:
     click.echo(message if message.startswith("hoshikage") else f"hoshikage: {message}", err=True)
     sys.exit(EXIT_USAGE)
+
+
+def _exit_cleanly(signum: int, frame: object) -> None:
+    sys.exit(0)
 
 
 def _read_config(path: str | None) -> HoshikageConfig:
@@ -102,6 +107,10 @@ def run(config_path: str | None, host: str | None, port: int | None, log_level: 
     )
     click.echo(f"Hoshikage {__version__} on http://{server.host}:{server.port}  models: "
                f"{names or 'none'}", err=True)
+    # uvicorn shuts down gracefully on SIGTERM/SIGINT, restores these handlers and
+    # re-raises the signal: by then all is stopped and unloaded, so exit 0.
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _exit_cleanly)
     uvicorn.run(app, host=server.host, port=server.port, log_level=log_level,
                 timeout_graceful_shutdown=None if math.isinf(server.shutdown_timeout)
                 else int(math.ceil(server.shutdown_timeout)))

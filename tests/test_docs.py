@@ -90,3 +90,22 @@ def test_fastapi_mount_example(tmp_path: Path) -> None:
         assert client.get("/llm/v1/models").json()["data"][0]["id"] == "smollm2"
         assert client.get("/llm/health").json()["status"] == "ok"
         assert client.get("/").json()["hoshikage means"]
+
+
+@pytest.mark.parametrize("table", ["ServerConfig", "DefaultsConfig", "ModelConfig",
+                                   "SamplingDefaults"])
+def test_every_config_key_is_documented(table: str) -> None:
+    from hoshikage_core.config import schema
+
+    text = (REPO / "docs" / "configuration.md").read_text()
+    documented = set(re.findall(r"`(\w+)`", text))
+    missing = set(getattr(schema, table).model_fields) - documented
+    assert not missing, f"{table}: undocumented keys {missing}"
+
+
+def test_admin_fields_are_documented() -> None:
+    from hoshikage_core.lifecycle.state import ModelInfo, ModelState
+
+    fields = set(ModelInfo("x", "b", (), ModelState.READY, None).to_dict())
+    text = (REPO / "docs" / "admin.md").read_text()
+    assert all(f'"{name}"' in text for name in fields)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -53,11 +54,14 @@ def sse_response(
     first: Chunk,
     rest: AsyncIterator[Chunk],
     frames: Callable[[AsyncIterator[Chunk]], AsyncIterator[dict[str, Any]]],
+    *,
+    shutdown_grace: float,
 ) -> EventSourceResponse:
     """Stream ``frames(chunks)`` as ``data:`` events, then ``data: [DONE]``.
 
     A failure mid-stream is sent as an OpenAI-shaped error event before
-    ``[DONE]``; the stream always ends properly.
+    ``[DONE]``; the stream always ends properly. On server shutdown a running
+    stream may finish for up to ``shutdown_grace`` seconds.
     """
 
     async def events() -> AsyncIterator[str]:
@@ -73,4 +77,5 @@ def sse_response(
             await rest.aclose()
         yield "[DONE]"
 
-    return EventSourceResponse(events(), ping=15)
+    grace = shutdown_grace if math.isfinite(shutdown_grace) else 365 * 86400.0
+    return EventSourceResponse(events(), ping=15, shutdown_grace_period=grace)

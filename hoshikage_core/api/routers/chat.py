@@ -93,4 +93,5 @@ async def chat_completions(
                 if include_usage and chunk.usage is not None:
                     yield frame([], usage_dict(chunk.usage))
 
-    return sse_response(first, rest, frames)
+    return sse_response(first, rest, frames,
+                        shutdown_grace=hoshikage.config.server.shutdown_timeout)

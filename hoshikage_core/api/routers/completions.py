@@ -81,4 +81,5 @@ async def completions(
                 final["usage"] = usage_dict(chunk.usage)
                 yield final
 
-    return sse_response(first, rest, frames)
+    return sse_response(first, rest, frames,
+                        shutdown_grace=hoshikage.config.server.shutdown_timeout)
