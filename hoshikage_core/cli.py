@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import math
 import logging
+import math
 import os
 import signal
 import sys

@@ -30,7 +30,7 @@ REQUIRED_BACKEND_HOOKS = ("hoshikage_load", "hoshikage_generate", "hoshikage_unl
 
 
 @hookspec(firstresult=True)
-def hoshikage_load(model: ModelSpec) -> Any:
+def hoshikage_load(model: ModelSpec) -> Any:  # type: ignore[empty-body]
     """Load ``model`` and return a handle: whatever the backend needs later.
 
     Runs in a worker thread; may block. Raise an exception if the model cannot
@@ -39,7 +39,7 @@ def hoshikage_load(model: ModelSpec) -> Any:
 
 
 @hookspec(firstresult=True)
-def hoshikage_generate(
+def hoshikage_generate(  # type: ignore[empty-body]
     handle: Any, request: GenerationRequest
 ) -> Iterator[Chunk] | AsyncIterator[Chunk]:
     """Generate for ``request`` with a loaded ``handle``.

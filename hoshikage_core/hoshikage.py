@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .clock import Clock, SystemClock
 from .config import HoshikageConfig, describe_validation_error, load_config, validate_config
 from .errors import ConfigError
-from .clock import Clock, SystemClock
 from .lifecycle import ModelInfo, ModelManager
 from .options import OptionsError
 from .plugins import Plugins, create_plugin_manager
@@ -99,7 +99,7 @@ class Hoshikage:
 
     async def generate(
         self, request: GenerationRequest, *, keep_alive: float | None = None
-    ) -> AsyncIterator[Chunk]:
+    ) -> AsyncGenerator[Chunk, None]:
         """Stream the chunks of one generation. Close the iterator to cancel it.
 
         ``keep_alive`` (seconds; ``math.inf`` = forever) replaces the model's

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from concurrent.futures import Executor
 from typing import Any, TypeVar
 
@@ -27,7 +27,7 @@ async def iterate_in_thread(
     executor: Executor | None = None,
     *,
     max_buffered: int = 64,
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """Yield what ``make_iterator()`` yields, running it in ``executor``.
 
     ``make_iterator`` itself is called in the worker thread (it may block).

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import hmac
 import logging
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 from pydantic import BaseModel
 
 from ..errors import HoshikageError
 from ..hoshikage import Hoshikage
 
-__all__ = ["get_hoshikage", "log_unknown_fields", "require_api_key"]
+__all__ = ["HoshikageDep", "get_hoshikage", "log_unknown_fields", "require_api_key"]
 
 log = logging.getLogger(__name__)
 
@@ -19,6 +20,10 @@ log = logging.getLogger(__name__)
 def get_hoshikage(request: Request) -> Hoshikage:
     hoshikage: Hoshikage = request.app.state.hoshikage
     return hoshikage
+
+
+HoshikageDep = Annotated[Hoshikage, Depends(get_hoshikage)]
+"""A route parameter typed ``HoshikageDep`` receives the app's Hoshikage."""
 
 
 def require_api_key(request: Request) -> None:

@@ -47,6 +47,11 @@ def _param_of(loc: tuple[Any, ...]) -> str | None:
     return out or None
 
 
+def _json_problem(error: Any) -> str:
+    context = error.get("ctx")
+    return str(context.get("error") if isinstance(context, dict) else error.get("msg"))
+
+
 def validation_error_to_openai(exc: RequestValidationError) -> HoshikageError:
     """The first problem of a request validation error, as a 400."""
     errors = exc.errors()
@@ -54,7 +59,7 @@ def validation_error_to_openai(exc: RequestValidationError) -> HoshikageError:
     if first.get("type") == "json_invalid":
         return HoshikageError(
             "We could not parse the JSON body of your request: "
-            f"{first.get('ctx', {}).get('error', first.get('msg'))}. "
+            f"{_json_problem(first)}. "
             "Send valid JSON with Content-Type: application/json.",
             status_code=400,
             error_type="invalid_request_error",

@@ -11,7 +11,6 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from ..config.durations import parse_duration
-
 from ..errors import InvalidRequestError
 from ..types import ChatMessage
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-import math
 import logging
-from collections.abc import AsyncIterator, Callable
+import math
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 from sse_starlette import EventSourceResponse
@@ -25,7 +25,7 @@ def dumps(payload: Any) -> str:
 
 async def open_stream(
     hoshikage: Hoshikage, request: GenerationRequest, *, keep_alive: float | None = None
-) -> tuple[Chunk, AsyncIterator[Chunk]]:
+) -> tuple[Chunk, AsyncGenerator[Chunk, None]]:
     """Start a generation and wait for its first chunk.
 
     Loading errors, a prompt too long for the context and the like are raised
@@ -52,7 +52,7 @@ async def _with_rest(first: Chunk, rest: AsyncIterator[Chunk]) -> AsyncIterator[
 
 def sse_response(
     first: Chunk,
-    rest: AsyncIterator[Chunk],
+    rest: AsyncGenerator[Chunk, None],
     frames: Callable[[AsyncIterator[Chunk]], AsyncIterator[dict[str, Any]]],
     *,
     shutdown_grace: float,

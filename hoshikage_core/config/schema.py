@@ -15,15 +15,15 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
-    PrivateAttr,
     model_validator,
 )
 
 from .durations import parse_duration
-from .sizes import parse_size
 from .package_files import PACKAGE_SCHEME, resolve_package_file
+from .sizes import parse_size
 
 __all__ = [
     "DefaultsConfig",

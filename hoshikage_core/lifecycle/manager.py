@@ -23,7 +23,7 @@ import itertools
 import logging
 import math
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Executor
 from contextlib import aclosing
 from typing import Any
@@ -99,7 +99,7 @@ class ModelManager:
     # -- running requests ------------------------------------------------------
 
     async def generate(self, request: GenerationRequest, *,
-                       keep_alive: float | None = None) -> AsyncIterator[Chunk]:
+                       keep_alive: float | None = None) -> AsyncGenerator[Chunk, None]:
         """Stream chunks for ``request``: wait for a slot, load if needed, generate."""
         model = self.get(request.model)
         request = _with_model_defaults(request, model)

@@ -11,10 +11,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from ...errors import InvalidRequestError
-from ...hoshikage import Hoshikage
 from ...types import Chunk, GenerationRequest
+from ..deps import HoshikageDep, log_unknown_fields, require_api_key
 from ..disconnect import until_disconnected
-from ..deps import get_hoshikage, log_unknown_fields, require_api_key
 from ..protocol import ChatCompletionRequest
 from ..streaming import open_stream, sse_response
 from .usage import usage_dict
@@ -37,7 +36,7 @@ def _to_generation(body: ChatCompletionRequest, model_name: str) -> GenerationRe
 async def chat_completions(
     body: ChatCompletionRequest,
     http_request: Request,
-    hoshikage: Hoshikage = Depends(get_hoshikage),
+    hoshikage: HoshikageDep,
 ) -> Response:
     log_unknown_fields(body, "chat/completions")
     model = hoshikage.models.get(body.model)

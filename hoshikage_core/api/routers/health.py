@@ -4,18 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from ... import __version__
-from ...hoshikage import Hoshikage
 from ...lifecycle import ModelState
-from ..deps import get_hoshikage
+from ..deps import HoshikageDep
 
 router = APIRouter(tags=["operations"])
 
 
 @router.get("/health")
-async def health(hoshikage: Hoshikage = Depends(get_hoshikage)) -> dict[str, Any]:
+async def health(hoshikage: HoshikageDep) -> dict[str, Any]:
     infos = hoshikage.list_models()
     return {
         "status": "ok",

@@ -6,9 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter, Depends
 
-from ...hoshikage import Hoshikage
 from ...lifecycle import ModelInfo
-from ..deps import get_hoshikage, require_api_key
+from ..deps import HoshikageDep, require_api_key
 
 router = APIRouter(tags=["openai"], dependencies=[Depends(require_api_key)])
 
@@ -27,7 +26,7 @@ def model_object(info: ModelInfo, created: int) -> dict[str, Any]:
 
 
 @router.get("/v1/models/{model_id:path}")
-async def get_model(model_id: str, hoshikage: Hoshikage = Depends(get_hoshikage)) -> dict[str, Any]:
+async def get_model(model_id: str, hoshikage: HoshikageDep) -> dict[str, Any]:
     """One model by name or alias (404 ``model_not_found`` otherwise)."""
     name = hoshikage.models.get(model_id).name
     info = next(i for i in hoshikage.list_models() if i.id == name)
@@ -35,6 +34,6 @@ async def get_model(model_id: str, hoshikage: Hoshikage = Depends(get_hoshikage)
 
 
 @router.get("/v1/models")
-async def list_models(hoshikage: Hoshikage = Depends(get_hoshikage)) -> dict[str, Any]:
+async def list_models(hoshikage: HoshikageDep) -> dict[str, Any]:
     created = hoshikage.started_at
     return {"object": "list", "data": [model_object(i, created) for i in hoshikage.list_models()]}
