@@ -11,16 +11,19 @@ Required: :func:`hoshikage_load`, :func:`hoshikage_generate`,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from typing import Any
 
 from .markers import hookspec
-from .types import Chunk, GenerationRequest, ModelSpec
+from .types import Chunk, Embeddings, GenerationRequest, ModelSpec
 
 __all__ = [
+    "hoshikage_detokenize",
+    "hoshikage_embed",
     "hoshikage_estimate_memory",
     "hoshikage_generate",
     "hoshikage_load",
+    "hoshikage_tokenize",
     "hoshikage_unavailable_reason",
     "hoshikage_unload",
     "hoshikage_validate_options",
@@ -56,6 +59,26 @@ def hoshikage_generate(  # type: ignore[empty-body]
 @hookspec(firstresult=True)
 def hoshikage_unload(handle: Any) -> None:
     """Free everything ``handle`` holds. Runs in a worker thread."""
+
+
+@hookspec(firstresult=True)
+def hoshikage_embed(handle: Any, inputs: Sequence[str | Sequence[int]]) -> Embeddings:  # type: ignore[empty-body]
+    """Optional: embedding vectors for ``inputs`` (texts or token lists), in order.
+
+    Runs in a worker thread with the model loaded. Without this hook the model
+    answers ``/v1/embeddings`` with a 400 saying it cannot embed. Raise
+    ``ContextLengthExceededError`` for an input too long for the model.
+    """
+
+
+@hookspec(firstresult=True)
+def hoshikage_tokenize(handle: Any, text: str, add_special: bool) -> list[int]:  # type: ignore[empty-body]
+    """Optional: the model's token ids for ``text`` (``/tokenize``)."""
+
+
+@hookspec(firstresult=True)
+def hoshikage_detokenize(handle: Any, tokens: Sequence[int]) -> str:  # type: ignore[empty-body]
+    """Optional: the text of ``tokens`` (``/detokenize``). Raise ``ValueError`` for bad ids."""
 
 
 @hookspec(firstresult=True)

@@ -19,7 +19,15 @@ from .errors import ConfigError
 from .lifecycle import ModelInfo, ModelManager
 from .options import OptionsError
 from .plugins import Plugins, create_plugin_manager
-from .types import ChatMessage, Chunk, FinishReason, GenerationRequest, ModelSpec, Usage
+from .types import (
+    ChatMessage,
+    Chunk,
+    FinishReason,
+    GenerationRequest,
+    ModelSpec,
+    TokenLogprob,
+    Usage,
+)
 
 __all__ = ["Completion", "Hoshikage"]
 
@@ -34,6 +42,7 @@ class Completion:
     text: str
     finish_reason: FinishReason
     usage: Usage
+    logprobs: tuple[TokenLogprob, ...] = ()
 
 
 class Hoshikage:
@@ -114,10 +123,12 @@ class Hoshikage:
     ) -> Completion:
         """Run one generation to the end and return the whole result."""
         parts: list[str] = []
+        logprobs: list[TokenLogprob] = []
         final: Chunk | None = None
         async with aclosing(self.generate(request, keep_alive=keep_alive)) as chunks:
             async for chunk in chunks:
                 parts.append(chunk.text)
+                logprobs.extend(chunk.logprobs)
                 if chunk.is_final:
                     final = chunk
         if final is None or final.usage is None:
@@ -126,7 +137,8 @@ class Hoshikage:
                 "(finish_reason and usage)"
             )
         name = self.models.get(request.model).name
-        return Completion(name, "".join(parts), final.finish_reason or "stop", final.usage)
+        return Completion(name, "".join(parts), final.finish_reason or "stop", final.usage,
+                          tuple(logprobs))
 
     async def complete(self, prompt: str, *, model: str = "default",
                        keep_alive: float | None = None, **sampling: Any) -> Completion:
@@ -143,7 +155,8 @@ class Hoshikage:
         **sampling: Any,
     ) -> Completion:
         """Answer a chat using the model's chat template."""
-        turns = [m if isinstance(m, ChatMessage) else ChatMessage(**m) for m in messages]
+        turns = [m if isinstance(m, ChatMessage) else ChatMessage(**dict(m))  # type: ignore[arg-type]
+                 for m in messages]
         request = GenerationRequest(model=model, messages=turns, **sampling)
         return await self.run(request, keep_alive=keep_alive)
 

@@ -55,18 +55,27 @@ class PluginInfo:
         }
 
 
+BACKEND_HOOKS = (
+    "hoshikage_load", "hoshikage_generate", "hoshikage_unload", "hoshikage_validate_options",
+    "hoshikage_unavailable_reason", "hoshikage_estimate_memory", "hoshikage_embed",
+    "hoshikage_tokenize", "hoshikage_detokenize",
+)
+
+
 class Backend:
     """Calls one plugin's hooks, and no other plugin's."""
 
     def __init__(self, name: str, pm: pluggy.PluginManager) -> None:
         self.name = name
+        plugin = pm.get_plugin(name)
         others = [p for n, p in pm.list_name_plugin() if n != name and p is not None]
-        self._callers = {
-            hook: pm.subset_hook_caller(hook, remove_plugins=others)
-            for hook in ("hoshikage_load", "hoshikage_generate", "hoshikage_unload",
-                         "hoshikage_validate_options", "hoshikage_unavailable_reason",
-                         "hoshikage_estimate_memory")
-        }
+        self._implemented = {c.name for c in (pm.get_hookcallers(plugin) or [])}
+        self._callers = {hook: pm.subset_hook_caller(hook, remove_plugins=others)
+                         for hook in BACKEND_HOOKS}
+
+    def supports(self, hook: str) -> bool:
+        """Whether this backend implements the (optional) hook ``hook``."""
+        return hook in self._implemented
 
     def load(self, model: Any) -> Any:
         return self._callers["hoshikage_load"](model=model)
@@ -85,6 +94,16 @@ class Backend:
 
     def estimate_memory(self, model: Any) -> int | None:
         return self._callers["hoshikage_estimate_memory"](model=model)
+
+    def embed(self, handle: Any, inputs: Any) -> Any:
+        return self._callers["hoshikage_embed"](handle=handle, inputs=inputs)
+
+    def tokenize(self, handle: Any, text: str, add_special: bool) -> list[int]:
+        return self._callers["hoshikage_tokenize"](handle=handle, text=text,
+                                                   add_special=add_special)
+
+    def detokenize(self, handle: Any, tokens: Any) -> str:
+        return self._callers["hoshikage_detokenize"](handle=handle, tokens=tokens)
 
 
 @dataclass

@@ -15,9 +15,12 @@ from typing import Any, Literal
 __all__ = [
     "ChatMessage",
     "Chunk",
+    "Embeddings",
     "FinishReason",
     "GenerationRequest",
     "ModelSpec",
+    "TokenLogprob",
+    "TopLogprob",
     "Usage",
 ]
 
@@ -40,11 +43,18 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class ChatMessage:
-    """One chat turn. ``content`` is plain text."""
+    """One chat turn. ``content`` is plain text.
+
+    An assistant turn that called tools carries ``tool_calls`` (OpenAI's
+    shape: ``{"id", "type": "function", "function": {"name", "arguments"}}``);
+    a ``tool`` turn answering one carries ``tool_call_id``.
+    """
 
     role: str
     content: str
     name: str | None = None
+    tool_calls: Sequence[Mapping[str, Any]] | None = None
+    tool_call_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -52,13 +62,16 @@ class GenerationRequest:
     """One generation, as a backend sees it.
 
     Exactly one of ``messages`` (chat: the backend applies the model's chat
-    template) and ``prompt`` (completion: the raw text) is set. Sampling fields
-    left as ``None`` mean "the backend's default".
+    template), ``prompt`` (completion: the raw text) and ``prompt_tokens``
+    (completion: token ids) is set. Fields left as ``None`` mean "the
+    backend's default". A backend that cannot honour a field that is set must
+    raise ``InvalidRequestError(param=...)`` rather than ignore it.
     """
 
     model: str
     messages: Sequence[ChatMessage] | None = None
     prompt: str | None = None
+    prompt_tokens: Sequence[int] | None = None
     max_tokens: int | None = None
     temperature: float | None = None
     top_p: float | None = None
@@ -69,10 +82,21 @@ class GenerationRequest:
     frequency_penalty: float | None = None
     seed: int | None = None
     stop: Sequence[str] = ()
+    logit_bias: Mapping[int, float] | None = None
+    logprobs: int | None = None
+    """Return each token's log probability and this many alternatives (0-20)."""
+    json_schema: Mapping[str, Any] | None = None
+    """Constrain the output to JSON valid against this schema; ``{"type": "object"}``: any."""
+    tools: Sequence[Mapping[str, Any]] | None = None
+    """OpenAI tool definitions, for chat templates that render them."""
+    suffix: str | None = None
+    """Text after the completion (fill-in-the-middle), for models that support it."""
 
     def __post_init__(self) -> None:
-        if (self.messages is None) == (self.prompt is None):
-            raise ValueError("GenerationRequest needs exactly one of messages and prompt")
+        given = [x for x in (self.messages, self.prompt, self.prompt_tokens) if x is not None]
+        if len(given) != 1:
+            raise ValueError(
+                "GenerationRequest needs exactly one of messages, prompt and prompt_tokens")
 
     @property
     def is_chat(self) -> bool:
@@ -92,17 +116,47 @@ class Usage:
 
 
 @dataclass(frozen=True)
+class TopLogprob:
+    """One candidate token and its log probability."""
+
+    token: str
+    logprob: float
+    bytes: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class TokenLogprob:
+    """A generated token, its log probability and the most likely alternatives."""
+
+    token: str
+    logprob: float
+    bytes: tuple[int, ...] = ()
+    top: tuple[TopLogprob, ...] = ()
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A piece of generated text.
 
     Intermediate chunks carry ``text`` only. The final chunk carries
     ``finish_reason`` and ``usage`` (and may carry the last ``text`` too).
+    With ``GenerationRequest.logprobs`` set, ``logprobs`` lists the tokens
+    whose text this chunk releases.
     """
 
     text: str = ""
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
+    logprobs: tuple[TokenLogprob, ...] = ()
 
     @property
     def is_final(self) -> bool:
         return self.finish_reason is not None
+
+
+@dataclass(frozen=True)
+class Embeddings:
+    """Vectors for a batch of inputs, in order, and the tokens they took."""
+
+    vectors: Sequence[Sequence[float]]
+    prompt_tokens: int

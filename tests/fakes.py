@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from hoshikage_core import Chunk, GenerationRequest, ModelSpec, Usage, hookimpl
 from hoshikage_core.errors import ContextLengthExceededError
+from hoshikage_core.types import Embeddings
 
 
 @dataclass
@@ -61,7 +62,10 @@ class EchoBackend:
 
     def _generate(self, handle: EchoHandle, request: GenerationRequest) -> Iterator[Chunk]:
         self.threads.add(threading.current_thread().name)
-        text = request.prompt if request.prompt is not None else request.messages[-1].content
+        if request.prompt_tokens is not None:
+            text = " ".join(str(t) for t in request.prompt_tokens)
+        else:
+            text = request.prompt if request.prompt is not None else request.messages[-1].content
         words = text.split()
         if len(words) > 50:
             raise ContextLengthExceededError(len(words), 50)
@@ -87,3 +91,21 @@ class EchoBackend:
     @hookimpl
     def hoshikage_unload(self, handle: EchoHandle) -> None:
         self.unloads.append(handle.name)
+
+
+@dataclass(eq=False)
+class EchoWithExtras(EchoBackend):
+    """EchoBackend plus embeddings and a word-level tokenizer."""
+
+    @hookimpl
+    def hoshikage_embed(self, handle: EchoHandle, inputs: list[object]) -> Embeddings:
+        vectors = [[float(len(str(item))), 1.0, 0.0] for item in inputs]
+        return Embeddings(vectors=vectors, prompt_tokens=sum(len(str(i).split()) for i in inputs))
+
+    @hookimpl
+    def hoshikage_tokenize(self, handle: EchoHandle, text: str, add_special: bool) -> list[int]:
+        return ([1] if add_special else []) + [len(word) for word in text.split()]
+
+    @hookimpl
+    def hoshikage_detokenize(self, handle: EchoHandle, tokens: list[int]) -> str:
+        return " ".join("x" * t for t in tokens)

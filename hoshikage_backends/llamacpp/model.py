@@ -1,38 +1,40 @@
-"""One loaded llama.cpp model and its generation loop."""
+"""One loaded llama.cpp model: prompt building and the generation loop."""
 
 from __future__ import annotations
 
 import codecs
 import contextlib
 import ctypes
+import json
 import logging
 import os
-import random
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from hoshikage_core.errors import ContextLengthExceededError, InvalidRequestError
 from hoshikage_core.text import StopMatcher
-from hoshikage_core.types import ChatMessage, Chunk, GenerationRequest, ModelSpec, Usage
+from hoshikage_core.types import (
+    ChatMessage,
+    Chunk,
+    Embeddings,
+    GenerationRequest,
+    ModelSpec,
+    TokenLogprob,
+    Usage,
+)
 
 from .chat_templates import CHATML, NAMED_TEMPLATES
+from .decode import decode
+from .embedding import EmbeddingContext
+from .logprobs import token_logprob
 from .options import KV_CACHE_TYPES, LlamaCppOptions
+from .sampling import build_sampler
 
-__all__ = ["LlamaCppModel", "SAMPLING_DEFAULTS"]
+__all__ = ["LlamaCppModel"]
 
 log = logging.getLogger(__name__)
-
-# llama.cpp server defaults, used where a request leaves a field out.
-SAMPLING_DEFAULTS: dict[str, float] = {
-    "temperature": 0.8,
-    "top_p": 0.95,
-    "top_k": 40,
-    "min_p": 0.05,
-    "repeat_penalty": 1.0,
-    "presence_penalty": 0.0,
-    "frequency_penalty": 0.0,
-}
 
 
 def _default_threads() -> int:
@@ -40,6 +42,13 @@ def _default_threads() -> int:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not Linux
         return max(1, os.cpu_count() or 1)
+
+
+@lru_cache(maxsize=64)
+def _grammar_for(schema_json: str) -> Any:
+    from llama_cpp.llama_grammar import LlamaGrammar
+
+    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
 
 
 class LlamaCppModel:
@@ -56,16 +65,17 @@ class LlamaCppModel:
             raise ValueError(f"model '{spec.name}' has no path: set models.{spec.name}.path")
         self._llama_cpp = llama_cpp
         self.name = spec.name
+        self.path = spec.path
         self.options = options
         if options.n_gpu_layers != 0 and not llama_cpp.llama_supports_gpu_offload():
             log.info("%s: llama-cpp-python is built without GPU support; running on CPU",
                      spec.name)
-        threads = options.n_threads or _default_threads()
+        self.threads = options.n_threads or _default_threads()
         kwargs: dict[str, Any] = {
             "model_path": str(spec.path),
             "n_ctx": options.n_ctx,
-            "n_threads": threads,
-            "n_threads_batch": options.n_threads_batch or threads,
+            "n_threads": self.threads,
+            "n_threads_batch": options.n_threads_batch or self.threads,
             "n_batch": options.n_batch,
             "n_gpu_layers": options.n_gpu_layers,
             "main_gpu": options.main_gpu,
@@ -86,6 +96,8 @@ class LlamaCppModel:
         self._pieces: dict[int, bytes] = {}
         self._lock = threading.Lock()
         self._formatter, self._template_stops = self._chat_formatter()
+        self._embedding: EmbeddingContext | None = None
+        self._embedding_lock = threading.Lock()
 
     # -- chat template -------------------------------------------------------
 
@@ -95,18 +107,16 @@ class LlamaCppModel:
         options, metadata = self.options, self.llama.metadata
         stops: tuple[str, ...] = ()
         if options.chat_template is not None:
-            template, source = options.chat_template, "chat_template option"
+            template = options.chat_template
         elif options.chat_format is not None:
             named = NAMED_TEMPLATES[options.chat_format]
             template, stops = named.jinja, named.stops
-            source = f"chat_format {options.chat_format}"
         elif metadata.get("tokenizer.chat_template"):
-            template, source = metadata["tokenizer.chat_template"], "the GGUF file"
+            template = metadata["tokenizer.chat_template"]
         else:
             log.warning("%s: the GGUF has no chat template; using ChatML. Set chat_format "
                         "in the model's options if the model expects another one.", self.name)
-            template, stops, source = CHATML.jinja, CHATML.stops, "ChatML fallback"
-        log.debug("%s: chat template from %s", self.name, source)
+            template, stops = CHATML.jinja, CHATML.stops
         model = self.llama._model
         bos, eos = self.llama.token_bos(), self.llama.token_eos()
         formatter = Jinja2ChatFormatter(
@@ -116,15 +126,19 @@ class LlamaCppModel:
         )
         return formatter, stops
 
-    def _format_chat(self, messages: Sequence[ChatMessage]) -> tuple[str, bool]:
-        turns = []
+    def _format_chat(self, messages: Sequence[ChatMessage],
+                     tools: Sequence[Mapping[str, Any]] | None = None) -> tuple[str, bool]:
+        turns: list[dict[str, Any]] = []
         for m in messages:
-            turn = {"role": "system" if m.role == "developer" else m.role, "content": m.content}
-            if m.name:
-                turn["name"] = m.name
+            turn: dict[str, Any] = {"role": "system" if m.role == "developer" else m.role,
+                                    "content": m.content}
+            for key in ("name", "tool_calls", "tool_call_id"):
+                value = getattr(m, key)
+                if value:
+                    turn[key] = [dict(c) for c in value] if key == "tool_calls" else value
             turns.append(turn)
         try:
-            result = self._formatter(messages=turns)
+            result = self._formatter(messages=turns, tools=[dict(t) for t in tools or []] or None)
         except Exception as exc:  # jinja errors and raise_exception() in templates
             raise InvalidRequestError(
                 f"The chat template of model '{self.name}' rejected these messages: {exc}",
@@ -134,20 +148,54 @@ class LlamaCppModel:
 
     # -- tokens --------------------------------------------------------------
 
+    def tokenize(self, text: str, add_special: bool = True) -> list[int]:
+        return list(self.llama.tokenize(text.encode("utf-8"), add_bos=add_special,
+                                        special=True))
+
+    def detokenize(self, tokens: Sequence[int]) -> str:
+        self._check_token_ids(tokens, "tokens")
+        return b"".join(self._piece(t) for t in tokens).decode("utf-8", errors="replace")
+
+    def _check_token_ids(self, tokens: Sequence[int], param: str) -> None:
+        n_vocab = self.llama.n_vocab()
+        bad = [t for t in tokens if not 0 <= int(t) < n_vocab]
+        if bad:
+            raise InvalidRequestError(
+                f"Token ids {bad[:5]} are outside this model's vocabulary (0-{n_vocab - 1}).",
+                param=param)
+
     def prompt_tokens(self, request: GenerationRequest) -> list[int]:
         """The prompt as tokens: chat through the template, completion as is."""
         if request.messages is not None:
-            text, added_special = self._format_chat(request.messages)
-            add_bos = not added_special
+            text, added_special = self._format_chat(request.messages, request.tools)
+            tokens = self.tokenize(text, add_special=not added_special)
+        elif request.prompt_tokens is not None:
+            tokens = [int(t) for t in request.prompt_tokens]
+            self._check_token_ids(tokens, "prompt")
         else:
-            text, add_bos = request.prompt or "", True
-        tokens = self.llama.tokenize(text.encode("utf-8"), add_bos=add_bos, special=True)
+            tokens = self.tokenize(request.prompt or "")
+        if request.suffix is not None:
+            tokens = self._fill_in_the_middle(tokens, request.suffix)
         if not tokens:
             bos = self.llama.token_bos()
             if bos < 0:
                 raise InvalidRequestError("The prompt is empty.", param="prompt")
             tokens = [bos]
         return tokens
+
+    def _fill_in_the_middle(self, prefix: list[int], suffix: str) -> list[int]:
+        lib, vocab = self._llama_cpp, self._vocab
+        pre, suf, mid = (lib.llama_vocab_fim_pre(vocab), lib.llama_vocab_fim_suf(vocab),
+                         lib.llama_vocab_fim_mid(vocab))
+        if min(pre, suf, mid) < 0:
+            raise InvalidRequestError(
+                f"Model '{self.name}' has no fill-in-the-middle tokens, so it cannot take "
+                "a suffix.", param="suffix")
+        bos = self.llama.token_bos()
+        if prefix and prefix[0] == bos:
+            prefix = prefix[1:]
+        head = [bos] if bos >= 0 and self.llama._model.add_bos_token() else []
+        return [*head, pre, *prefix, suf, *self.tokenize(suffix, add_special=False), mid]
 
     def _piece(self, token: int) -> bytes:
         piece = self._pieces.get(token)
@@ -171,6 +219,22 @@ class LlamaCppModel:
         with self._lock:
             yield from self._generate_locked(request)
 
+    def _grammar(self, request: GenerationRequest) -> Any:
+        if request.json_schema is None:
+            return None
+        try:
+            return _grammar_for(json.dumps(request.json_schema, sort_keys=True))
+        except Exception as exc:
+            raise InvalidRequestError(
+                f"This JSON schema cannot be turned into a grammar: {exc}",
+                param="response_format") from exc
+
+    def _logit_bias(self, request: GenerationRequest) -> dict[int, float] | None:
+        if not request.logit_bias:
+            return None
+        self._check_token_ids(list(request.logit_bias), "logit_bias")
+        return {int(k): float(v) for k, v in request.logit_bias.items()}
+
     def _generate_locked(self, request: GenerationRequest) -> Iterator[Chunk]:
         llama = self.llama
         tokens = self.prompt_tokens(request)
@@ -180,36 +244,28 @@ class LlamaCppModel:
                 len(tokens), n_ctx, param="messages" if request.is_chat else "prompt")
         room = n_ctx - len(tokens)
         max_tokens = min(request.max_tokens or room, room)
-
         seed = request.seed if request.seed is not None else self.options.seed
-        llama.set_seed(seed if seed is not None else random.randrange(2**31))
-        sampling = {
-            key: getattr(request, key) if getattr(request, key) is not None else default
-            for key, default in SAMPLING_DEFAULTS.items()
-        }
+        sampler = build_sampler(llama, request, seed=seed, grammar=self._grammar(request),
+                                logit_bias=self._logit_bias(request))
         stops = StopMatcher([*request.stop, *(self._template_stops if request.is_chat else ())])
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        want_logprobs = request.logprobs is not None
+        pending: list[TokenLogprob] = []  # logprobs of tokens whose text is held back
         generated = 0
         finish_reason = "length"
-        token_stream = llama.generate(
-            tokens,
-            temp=sampling["temperature"],
-            top_p=sampling["top_p"],
-            top_k=int(sampling["top_k"]),
-            min_p=sampling["min_p"],
-            repeat_penalty=sampling["repeat_penalty"],
-            presence_penalty=sampling["presence_penalty"],
-            frequency_penalty=sampling["frequency_penalty"],
-        )
-        with contextlib.closing(token_stream):
+        with contextlib.closing(decode(llama, tokens, sampler)) as token_stream:
             for token in token_stream:
                 if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
                     finish_reason = "stop"
                     break
                 generated += 1
+                if want_logprobs:
+                    pending.append(token_logprob(llama, token, request.logprobs or 0,
+                                                 self._piece))
                 text, hit_stop = stops.feed(decoder.decode(self._piece(token)))
                 if text:
-                    yield Chunk(text=text)
+                    yield Chunk(text=text, logprobs=tuple(pending))
+                    pending = []
                 if hit_stop:
                     finish_reason = "stop"
                     break
@@ -222,11 +278,25 @@ class LlamaCppModel:
                 finish_reason = "stop"
             else:
                 tail += stops.flush()
+        final_logprobs = () if stops.stopped else tuple(pending)
         yield Chunk(text=tail, finish_reason=finish_reason,  # type: ignore[arg-type]
-                    usage=Usage(prompt_tokens=len(tokens), completion_tokens=generated))
+                    usage=Usage(prompt_tokens=len(tokens), completion_tokens=generated),
+                    logprobs=final_logprobs)
+
+    # -- embeddings ------------------------------------------------------------
+
+    def embed(self, inputs: Sequence[str | Sequence[int]]) -> Embeddings:
+        with self._embedding_lock:
+            if self._embedding is None:
+                log.info("%s: opening an embedding context", self.name)
+                self._embedding = EmbeddingContext(self.path, self.options, self.threads)
+        return self._embedding.embed(inputs)
 
     def close(self) -> None:
         """Free the model and context now, not whenever the GC runs."""
-        with self._lock:
+        with self._lock, self._embedding_lock:
+            if self._embedding is not None:
+                self._embedding.close()
+                self._embedding = None
             self.llama.close()
             self._pieces.clear()

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from hoshikage_core import hookimpl
 from hoshikage_core.options import parse_options
-from hoshikage_core.types import Chunk, GenerationRequest, ModelSpec
+from hoshikage_core.types import Chunk, Embeddings, GenerationRequest, ModelSpec
 
 from .memory import estimate_memory
 from .model import LlamaCppModel
@@ -46,3 +46,18 @@ def hoshikage_generate(handle: LlamaCppModel, request: GenerationRequest) -> Ite
 @hookimpl
 def hoshikage_unload(handle: LlamaCppModel) -> None:
     handle.close()
+
+
+@hookimpl
+def hoshikage_embed(handle: LlamaCppModel, inputs: Sequence[str | Sequence[int]]) -> Embeddings:
+    return handle.embed(inputs)
+
+
+@hookimpl
+def hoshikage_tokenize(handle: LlamaCppModel, text: str, add_special: bool) -> list[int]:
+    return handle.tokenize(text, add_special=add_special)
+
+
+@hookimpl
+def hoshikage_detokenize(handle: LlamaCppModel, tokens: Sequence[int]) -> str:
+    return handle.detokenize(tokens)

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..hoshikage import ConfigSource, Hoshikage
 from .errors import install_error_handlers
-from .routers import admin, chat, completions, health, models
+from .routers import admin, chat, completions, embeddings, health, models, tokens
 
 __all__ = ["create_app"]
 
@@ -50,6 +50,6 @@ def create_app(
     )
     app.state.hoshikage = instance
     install_error_handlers(app)
-    for module in (health, models, chat, completions, admin):
+    for module in (health, models, chat, completions, embeddings, tokens, admin):
         app.include_router(module.router)
     return app

@@ -26,7 +26,7 @@ import time
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Executor
 from contextlib import aclosing
-from typing import Any
+from typing import Any, TypeVar
 
 from ..clock import Clock
 from ..config.schema import HoshikageConfig
@@ -50,6 +50,8 @@ from .state import ManagedModel, ModelInfo, ModelState, Waiter
 __all__ = ["ModelManager"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 MAX_RETRY_BACKOFF = 60.0
 
@@ -118,6 +120,25 @@ class ModelManager:
             if not finished:
                 log.info("%s: generation stopped early after %d chunks (client gone or error)",
                          model.name, sent)
+            self._release(model, time.perf_counter() - started)
+
+    async def use(self, name_or_alias: str, work: Callable[[Backend, Any], T], *,
+                  keep_alive: float | None = None) -> T:
+        """Run ``work(backend, handle)`` in a worker thread with the model loaded.
+
+        For embeddings, tokenizing and the like: it takes a slot like a
+        generation, so the model is neither unloaded nor shared mid-call.
+        """
+        model = self.get(name_or_alias)
+        await self._acquire(model, keep_alive)
+        started = time.perf_counter()
+        backend, handle = self._backend(model), model.handle
+        job = asyncio.get_running_loop().run_in_executor(self._executor, work, backend, handle)
+        try:
+            return await asyncio.shield(job)
+        finally:
+            if not job.done():  # cancelled: the thread still uses the handle; wait for it
+                await asyncio.wait([job])
             self._release(model, time.perf_counter() - started)
 
     async def _acquire(self, model: ManagedModel, keep_alive: float | None) -> None:

@@ -173,19 +173,23 @@ async def test_failure_mid_stream_ends_with_error_event_and_done(
     assert '"error"' in events[-2] and "server_error" in events[-2]
 
 
-async def test_n_greater_than_one_is_refused_clearly(http: httpx.AsyncClient) -> None:
-    error = assert_openai_error(await http.post("/v1/chat/completions", json={**CHAT, "n": 2}),
+async def test_n_choices_and_its_limits(http: httpx.AsyncClient) -> None:
+    reply = (await http.post("/v1/chat/completions", json={**CHAT, "n": 2})).json()
+    assert [c["index"] for c in reply["choices"]] == [0, 1]
+    assert reply["usage"] == {"prompt_tokens": 3, "completion_tokens": 6, "total_tokens": 9}
+    error = assert_openai_error(await http.post("/v1/chat/completions", json={**CHAT, "n": 17}),
                                 400)
     assert error["param"] == "n"
 
 
-async def test_completions_echo_and_list_prompt(http: httpx.AsyncClient) -> None:
+async def test_completions_echo_and_several_prompts(http: httpx.AsyncClient) -> None:
     response = await http.post("/v1/completions",
                                json={"model": "echo", "prompt": ["x y"], "echo": True})
     assert response.json()["choices"][0]["text"] == "x yx y"
-    error = assert_openai_error(
-        await http.post("/v1/completions", json={"model": "echo", "prompt": ["a", "b"]}), 400)
-    assert error["param"] == "prompt"
+    several = (await http.post("/v1/completions", json={
+        "model": "echo", "prompt": ["a", "b c"], "n": 2})).json()
+    assert [c["text"] for c in several["choices"]] == ["a", "a", "b c", "b c"]
+    assert several["usage"]["prompt_tokens"] == 3  # each prompt counted once
 
 
 async def test_health_and_models_never_load(http: httpx.AsyncClient, echo: EchoBackend) -> None:

@@ -1,0 +1,59 @@
+"""Build a llama.cpp sampler chain for one request."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping
+from typing import Any
+
+from hoshikage_core.types import GenerationRequest
+
+__all__ = ["SAMPLING_DEFAULTS", "build_sampler"]
+
+# llama.cpp server defaults, used where a request leaves a field out.
+SAMPLING_DEFAULTS: dict[str, float] = {
+    "temperature": 0.8,
+    "top_p": 0.95,
+    "top_k": 40,
+    "min_p": 0.05,
+    "repeat_penalty": 1.0,
+    "presence_penalty": 0.0,
+    "frequency_penalty": 0.0,
+}
+PENALTY_LAST_N = 64  # as llama-cpp-python
+
+
+def resolved(request: GenerationRequest) -> dict[str, float]:
+    """The request's sampling values, defaults filled in."""
+    return {key: getattr(request, key) if getattr(request, key) is not None else default
+            for key, default in SAMPLING_DEFAULTS.items()}
+
+
+def build_sampler(llama: Any, request: GenerationRequest, *, seed: int | None,
+                  grammar: Any = None, logit_bias: Mapping[int, float] | None = None) -> Any:
+    """Chain: logit bias → penalties → grammar → greedy, or top-k/top-p/min-p/temperature/dist.
+
+    The same order as llama-cpp-python's ``Llama.generate``, so results match it.
+    """
+    from llama_cpp import _internals
+
+    values = resolved(request)
+    n_vocab = llama.n_vocab()
+    sampler = _internals.LlamaSampler()
+    if logit_bias:
+        sampler.add_logit_bias(n_vocab, dict(logit_bias))
+    sampler.add_penalties(n_vocab=n_vocab, penalty_last_n=PENALTY_LAST_N,
+                          penalty_repeat=values["repeat_penalty"],
+                          penalty_freq=values["frequency_penalty"],
+                          penalty_present=values["presence_penalty"])
+    if grammar is not None:
+        sampler.add_grammar(llama._model, grammar)
+    if values["temperature"] == 0:
+        sampler.add_greedy()
+    else:
+        sampler.add_top_k(int(values["top_k"]))
+        sampler.add_top_p(values["top_p"], 1)
+        sampler.add_min_p(values["min_p"], 1)
+        sampler.add_temp(values["temperature"])
+        sampler.add_dist(seed if seed is not None else random.randrange(2**31))
+    return sampler

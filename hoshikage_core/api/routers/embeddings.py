@@ -1,0 +1,55 @@
+"""``POST /v1/embeddings``: vectors as floats or base64 (what the openai SDK asks for)."""
+
+from __future__ import annotations
+
+import base64
+import struct
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
+
+from ...errors import InvalidRequestError
+from ...plugins import Backend
+from ..deps import HoshikageDep, log_unknown_fields, require_api_key
+from ..disconnect import until_disconnected
+from ..protocol import EmbeddingRequest
+
+router = APIRouter(tags=["openai"], dependencies=[Depends(require_api_key)])
+
+
+def _encode(vector: list[float], encoding: str) -> list[float] | str:
+    if encoding == "base64":  # little-endian float32, as OpenAI sends them
+        return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
+    return vector
+
+
+@router.post("/v1/embeddings")
+async def embeddings(body: EmbeddingRequest, http_request: Request,
+                     hoshikage: HoshikageDep) -> dict[str, Any]:
+    log_unknown_fields(body, "embeddings")
+    model = hoshikage.models.get(body.model)
+    inputs = body.inputs()
+    backend = hoshikage.plugins.backend(model.config.backend)
+    if backend is not None and not backend.supports("hoshikage_embed"):
+        raise InvalidRequestError(
+            f"Model '{model.name}' cannot make embeddings: its backend "
+            f"'{model.config.backend}' does not support them.", param="model")
+
+    def work(backend: Backend, handle: Any) -> Any:
+        return backend.embed(handle, inputs)
+
+    result = await until_disconnected(
+        http_request, hoshikage.models.use(model.name, work, keep_alive=body.keep_alive))
+    size = len(result.vectors[0]) if result.vectors else 0
+    if body.dimensions is not None and body.dimensions != size:
+        raise InvalidRequestError(
+            f"Model '{model.name}' makes {size}-dimensional embeddings; it cannot shorten "
+            f"them to {body.dimensions}.", param="dimensions")
+    return {
+        "object": "list",
+        "data": [{"object": "embedding", "index": i,
+                  "embedding": _encode(list(v), body.encoding_format)}
+                 for i, v in enumerate(result.vectors)],
+        "model": model.name,
+        "usage": {"prompt_tokens": result.prompt_tokens, "total_tokens": result.prompt_tokens},
+    }
