@@ -78,6 +78,20 @@ def test_chat_openai_example_streams_an_answer(server: RunningServer) -> None:
 
 
 @pytest.mark.real_model
+@pytest.mark.parametrize(("script", "expected"), [
+    ("structured_output.py", r"City\(name='.+', country='.+', population=\d+\)"),
+    ("tools.py", r"model called get_weather\(\{'city': '.+', 'unit': '(celsius|fahrenheit)'\}\)"),
+    ("embeddings.py", r"\d\.\d{3}  The cat sat on the mat\."),
+])
+def test_openai_feature_examples(server: RunningServer, script: str, expected: str) -> None:
+    env = {**os.environ, "HOSHIKAGE_URL": f"{server.url}/v1"}
+    out = subprocess.run([sys.executable, f"examples/{script}"], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert re.search(expected, out.stdout), out.stdout
+
+
+@pytest.mark.real_model
 def test_fastapi_mount_example(tmp_path: Path) -> None:
     from fastapi.testclient import TestClient
 
