@@ -121,19 +121,33 @@ register_client_commands(main)
 
 @main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
-def plugins(as_json: bool) -> None:
-    """List installed plugins: name, version, source, hooks, availability."""
-    from .plugins import create_plugin_manager
+@click.option("--config", "-c", "config_path", type=click.Path(dir_okay=False),
+              envvar=CONFIG_ENV_VAR, help="Also apply this config's [plugins] dir and disable.")
+def plugins(as_json: bool, config_path: str | None) -> None:
+    """List plugins: name, version, source, hooks, availability.
+
+    \b
+    Examples:
+      hoshikage plugins
+      hoshikage plugins --json
+      HOSHIKAGE_DISABLE_PLUGINS=ctransformers hoshikage plugins
+    """
+    from .plugin_loading import create_plugin_manager
 
     try:
-        infos = create_plugin_manager().describe()
-    except PluginError as exc:
+        settings = load_config(Path(config_path)).plugins if config_path else None
+        infos = create_plugin_manager(
+            plugin_dir=settings.dir if settings else None,
+            disable=settings.disable if settings else ()).describe()
+    except (ConfigError, PluginError) as exc:
         _fail(str(exc))
     if as_json:
         click.echo(json.dumps([i.to_dict() for i in infos], indent=2))
         return
     for info in infos:
-        if info.error:
+        if info.disabled:
+            status = f"disabled by {info.disabled}"
+        elif info.error:
             status = f"FAILED TO IMPORT: {info.error}"
         elif info.unavailable:
             status = f"unavailable: {info.unavailable}"
@@ -160,11 +174,12 @@ def config_check(path: str) -> None:
       hoshikage config check hoshikage.toml
     """
     from .hoshikage import check_models
-    from .plugins import create_plugin_manager
+    from .plugin_loading import create_plugin_manager
 
     try:
         cfg = load_config(Path(path))
-        check_models(cfg, create_plugin_manager())
+        check_models(cfg, create_plugin_manager(plugin_dir=cfg.plugins.dir,
+                                                disable=cfg.plugins.disable))
     except (ConfigError, PluginError) as exc:
         _fail(str(exc))
     click.echo(f"{path}: OK, {len(cfg.models)} model(s)")

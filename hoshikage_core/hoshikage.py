@@ -18,7 +18,8 @@ from .config import HoshikageConfig, describe_validation_error, load_config, val
 from .errors import ConfigError
 from .lifecycle import ModelInfo, ModelManager
 from .options import OptionsError
-from .plugins import Plugins, create_plugin_manager
+from .plugin_loading import create_plugin_manager
+from .plugins import Plugins
 from .types import (
     ChatMessage,
     Chunk,
@@ -68,7 +69,9 @@ class Hoshikage:
         clock: Clock | None = None,
     ) -> None:
         self.config = _as_config(config)
-        self.plugins: Plugins = create_plugin_manager(plugins, load_entry_points=load_entry_points)
+        self.plugins: Plugins = create_plugin_manager(
+            plugins, load_entry_points=load_entry_points, plugin_dir=self.config.plugins.dir,
+            disable=self.config.plugins.disable)
         check_models(self.config, self.plugins)
         self._executor = ThreadPoolExecutor(max_workers=max_workers,
                                             thread_name_prefix="hoshikage")

@@ -1,14 +1,11 @@
-"""Plugin discovery and per-backend dispatch.
+"""What plugins are loaded, and per-backend dispatch to exactly one of them.
 
-Every :class:`~hoshikage_core.Hoshikage` builds its own plugin manager with
-:func:`create_plugin_manager`; nothing here is global. Backends come from the
-``hoshikage`` entry-point group (built-in ones too) and from plugin objects
-passed in by an embedding application.
+Discovery (entry points, plugin folders, env switches) is in
+:mod:`hoshikage_core.plugin_loading`.
 """
 
 from __future__ import annotations
 
-import importlib.metadata
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -16,15 +13,9 @@ from typing import Any
 
 import pluggy
 
-from . import hookspecs
-from .errors import PluginError
-from .markers import PROJECT_NAME
-
-__all__ = ["Backend", "PluginInfo", "Plugins", "create_plugin_manager"]
+__all__ = ["BACKEND_HOOKS", "Backend", "PluginInfo", "Plugins"]
 
 log = logging.getLogger(__name__)
-
-ENTRY_POINT_GROUP = PROJECT_NAME
 
 
 @dataclass(frozen=True)
@@ -32,12 +23,13 @@ class PluginInfo:
     """What ``hoshikage plugins`` shows about one plugin."""
 
     name: str
-    source: str  # "entry point" or "embedded"
+    source: str  # "entry point", "dir" or "embedded"
     version: str | None = None
     distribution: str | None = None
     hooks: tuple[str, ...] = ()
     error: str | None = None  # set when the plugin failed to import
     unavailable: str | None = None  # set when a backend says it cannot run here
+    disabled: str | None = None  # set when a switch kept it from loading, says which
 
     @property
     def is_backend(self) -> bool:
@@ -52,6 +44,7 @@ class PluginInfo:
             "hooks": list(self.hooks),
             "error": self.error,
             "unavailable": self.unavailable,
+            "disabled": self.disabled,
         }
 
 
@@ -127,9 +120,11 @@ class Plugins:
         return self._backends[name]
 
     def failed(self, name: str) -> str | None:
-        """The import error of plugin ``name``, if it failed to load."""
+        """Why plugin ``name`` is not loaded (import error or disabling switch), if so."""
         info = self.infos.get(name)
-        return info.error if info else None
+        if info is None:
+            return None
+        return info.error or (f"disabled by {info.disabled}" if info.disabled else None)
 
     def describe(self) -> list[PluginInfo]:
         """Every plugin, with backend availability filled in."""
@@ -137,106 +132,10 @@ class Plugins:
         for name in sorted(self.infos):
             info = self.infos[name]
             backend = self.backend(name)
-            if backend is not None:
+            if backend is not None and not info.disabled:
                 try:
                     info = replace(info, unavailable=backend.unavailable_reason())
                 except Exception as exc:  # a broken check is itself a reason
                     info = replace(info, unavailable=f"availability check failed: {exc}")
             described.append(info)
         return described
-
-
-def _hooks_of(pm: pluggy.PluginManager, plugin: object) -> tuple[str, ...]:
-    callers = pm.get_hookcallers(plugin) or []
-    return tuple(sorted(c.name for c in callers))
-
-
-def _check_backend_complete(name: str, hooks: tuple[str, ...]) -> None:
-    implemented = [h for h in hookspecs.REQUIRED_BACKEND_HOOKS if h in hooks]
-    if implemented and len(implemented) != len(hookspecs.REQUIRED_BACKEND_HOOKS):
-        missing = [h for h in hookspecs.REQUIRED_BACKEND_HOOKS if h not in hooks]
-        raise PluginError(
-            f"plugin '{name}' implements {', '.join(implemented)} but not "
-            f"{', '.join(missing)}: a backend needs all of "
-            f"{', '.join(hookspecs.REQUIRED_BACKEND_HOOKS)}"
-        )
-
-
-def _entry_points() -> list[importlib.metadata.EntryPoint]:
-    """The group's entry points of every installed distribution.
-
-    ``importlib.metadata.entry_points()`` keeps one entry point per name, which
-    would hide a collision; we walk distributions (first on sys.path wins for a
-    distribution installed twice) and keep them all.
-    """
-    found: list[importlib.metadata.EntryPoint] = []
-    seen_dists: set[str] = set()
-    for dist in importlib.metadata.distributions():
-        key = (dist.metadata["Name"] or "").lower().replace("_", "-")
-        if key in seen_dists:
-            continue
-        seen_dists.add(key)
-        found.extend(ep for ep in dist.entry_points if ep.group == ENTRY_POINT_GROUP)
-    return sorted(found, key=lambda ep: (ep.name, ep.value))
-
-
-def _dist_label(ep: importlib.metadata.EntryPoint) -> str:
-    dist = ep.dist
-    return f"{dist.name} {dist.version}" if dist is not None else ep.value
-
-
-def create_plugin_manager(
-    plugins: Mapping[str, object] | None = None,
-    *,
-    load_entry_points: bool = True,
-) -> Plugins:
-    """Build a plugin manager: entry-point plugins, then ``plugins`` (name → object).
-
-    Raises :class:`PluginError` if two plugins claim one name, a backend lacks a
-    required hook, or a hook name is misspelled (``check_pending``). A plugin
-    that fails to import is recorded in ``infos`` with its error and skipped.
-    """
-    pm = pluggy.PluginManager(PROJECT_NAME)
-    pm.add_hookspecs(hookspecs)
-    result = Plugins(pm=pm)
-    claimed_by: dict[str, str] = {}
-
-    def register(name: str, obj: object, info: PluginInfo, label: str) -> None:
-        if name in claimed_by:
-            raise PluginError(
-                f"two plugins claim the name '{name}': {claimed_by[name]} and {label}; "
-                "uninstall or disable one of them"
-            )
-        claimed_by[name] = label
-        if info.error is None:
-            try:
-                pm.register(obj, name=name)
-            except ValueError as exc:
-                raise PluginError(f"plugin '{name}' ({label}) cannot register: {exc}") from exc
-            info = replace(info, hooks=_hooks_of(pm, obj))
-            _check_backend_complete(name, info.hooks)
-        result.infos[name] = info
-
-    if load_entry_points:
-        for ep in _entry_points():
-            label = _dist_label(ep)
-            version = ep.dist.version if ep.dist is not None else None
-            dist_name = ep.dist.name if ep.dist is not None else None
-            try:
-                obj = ep.load()
-                error = None
-            except Exception as exc:  # report it; keep loading the others
-                log.warning("plugin %s (%s) failed to import: %s", ep.name, label, exc)
-                obj, error = None, f"{type(exc).__name__}: {exc}"
-            info = PluginInfo(ep.name, "entry point", version, dist_name, error=error)
-            register(ep.name, obj, info, label)
-
-    for name, obj in (plugins or {}).items():
-        version = getattr(obj, "__version__", None)
-        register(name, obj, PluginInfo(name, "embedded", version), f"embedded plugin {obj!r}")
-
-    try:
-        pm.check_pending()
-    except pluggy.PluginValidationError as exc:
-        raise PluginError(f"{exc} (is the hook name misspelled?)") from exc
-    return result

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
 from collections.abc import Iterable
 
-__all__ = ["StopMatcher"]
+from .types import Chunk, FinishReason, TokenLogprob, Usage
+
+__all__ = ["StopMatcher", "TokenTextStream"]
 
 
 class StopMatcher:
@@ -50,3 +53,46 @@ class StopMatcher:
                     best = n
                     break
         return best
+
+
+class TokenTextStream:
+    """Turn generated tokens' bytes into chunks: UTF-8 safe, stop-aware.
+
+    A backend's loop calls :meth:`push` with each token's bytes (and its
+    log probability, if asked for) and :meth:`finish` at the end. Multi-byte
+    characters split across tokens are joined; text that may start a stop
+    sequence is held back; log probabilities travel with the text they made.
+    """
+
+    def __init__(self, stops: Iterable[str]) -> None:
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._stops = StopMatcher(stops)
+        self._pending: list[TokenLogprob] = []
+
+    @property
+    def stopped(self) -> bool:
+        """A stop sequence was hit; the generation should end."""
+        return self._stops.stopped
+
+    def push(self, piece: bytes, logprob: TokenLogprob | None = None) -> Chunk | None:
+        """A chunk to yield for this token, or None if its text is held back."""
+        if logprob is not None:
+            self._pending.append(logprob)
+        text, _ = self._stops.feed(self._decoder.decode(piece))
+        if not text:
+            return None
+        chunk = Chunk(text=text, logprobs=tuple(self._pending))
+        self._pending = []
+        return chunk
+
+    def finish(self, finish_reason: FinishReason, usage: Usage) -> Chunk:
+        """The final chunk: held-back text (unless a stop sequence ate it), reason, usage."""
+        tail = ""
+        if not self._stops.stopped:
+            tail, _ = self._stops.feed(self._decoder.decode(b"", final=True))
+            if not self._stops.stopped:
+                tail += self._stops.flush()
+        if self._stops.stopped:
+            finish_reason = "stop"
+        logprobs = () if self._stops.stopped else tuple(self._pending)
+        return Chunk(text=tail, finish_reason=finish_reason, usage=usage, logprobs=logprobs)

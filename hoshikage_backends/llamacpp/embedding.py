@@ -42,7 +42,7 @@ class EmbeddingContext:
 
     @staticmethod
     def _pooling(llama_cpp: Any, path: Path) -> int:
-        from .gguf_header import read_gguf_header
+        from hoshikage_core.gguf import read_gguf_header
 
         header = read_gguf_header(path)
         declared = header.arch_value("pooling_type")

@@ -12,7 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from .gguf_header import read_gguf_header
+from hoshikage_core.gguf import read_gguf_header
+
 from .options import LlamaCppOptions
 
 __all__ = ["MemoryEstimate", "estimate_memory"]

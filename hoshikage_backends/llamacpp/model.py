@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import ctypes
 import json
@@ -13,19 +12,19 @@ from collections.abc import Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
+from hoshikage_core.chat_templates import CHATML, ChatTemplate, messages_for_template
 from hoshikage_core.errors import ContextLengthExceededError, InvalidRequestError
-from hoshikage_core.text import StopMatcher
+from hoshikage_core.text import TokenTextStream
 from hoshikage_core.types import (
     ChatMessage,
     Chunk,
     Embeddings,
+    FinishReason,
     GenerationRequest,
     ModelSpec,
-    TokenLogprob,
     Usage,
 )
 
-from .chat_templates import CHATML, NAMED_TEMPLATES
 from .decode import decode
 from .embedding import EmbeddingContext
 from .logprobs import token_logprob
@@ -95,56 +94,41 @@ class LlamaCppModel:
         self._vocab = self.llama._model.vocab
         self._pieces: dict[int, bytes] = {}
         self._lock = threading.Lock()
-        self._formatter, self._template_stops = self._chat_formatter()
+        self._template = self._chat_formatter()
         self._embedding: EmbeddingContext | None = None
         self._embedding_lock = threading.Lock()
 
     # -- chat template -------------------------------------------------------
 
-    def _chat_formatter(self) -> tuple[Any, tuple[str, ...]]:
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
+    def _chat_formatter(self) -> ChatTemplate:
         options, metadata = self.options, self.llama.metadata
-        stops: tuple[str, ...] = ()
-        if options.chat_template is not None:
-            template = options.chat_template
-        elif options.chat_format is not None:
-            named = NAMED_TEMPLATES[options.chat_format]
-            template, stops = named.jinja, named.stops
-        elif metadata.get("tokenizer.chat_template"):
-            template = metadata["tokenizer.chat_template"]
-        else:
-            log.warning("%s: the GGUF has no chat template; using ChatML. Set chat_format "
-                        "in the model's options if the model expects another one.", self.name)
-            template, stops = CHATML.jinja, CHATML.stops
         model = self.llama._model
         bos, eos = self.llama.token_bos(), self.llama.token_eos()
-        formatter = Jinja2ChatFormatter(
-            template=template,
-            bos_token=model.token_get_text(bos) if bos >= 0 else "",
-            eos_token=model.token_get_text(eos) if eos >= 0 else "",
-        )
-        return formatter, stops
+        bos_text = model.token_get_text(bos) if bos >= 0 else ""
+        eos_text = model.token_get_text(eos) if eos >= 0 else ""
+        if options.chat_template is not None:
+            return ChatTemplate(options.chat_template, bos_token=bos_text, eos_token=eos_text)
+        if options.chat_format is not None:
+            return ChatTemplate.named(options.chat_format, bos_token=bos_text,
+                                      eos_token=eos_text)
+        if metadata.get("tokenizer.chat_template"):
+            return ChatTemplate(metadata["tokenizer.chat_template"], bos_token=bos_text,
+                                eos_token=eos_text)
+        log.warning("%s: the GGUF has no chat template; using ChatML. Set chat_format "
+                    "in the model's options if the model expects another one.", self.name)
+        return ChatTemplate(CHATML.jinja, stops=CHATML.stops, bos_token=bos_text,
+                            eos_token=eos_text)
 
     def _format_chat(self, messages: Sequence[ChatMessage],
-                     tools: Sequence[Mapping[str, Any]] | None = None) -> tuple[str, bool]:
-        turns: list[dict[str, Any]] = []
-        for m in messages:
-            turn: dict[str, Any] = {"role": "system" if m.role == "developer" else m.role,
-                                    "content": m.content}
-            for key in ("name", "tool_calls", "tool_call_id"):
-                value = getattr(m, key)
-                if value:
-                    turn[key] = [dict(c) for c in value] if key == "tool_calls" else value
-            turns.append(turn)
+                     tools: Sequence[Mapping[str, Any]] | None = None) -> str:
         try:
-            result = self._formatter(messages=turns, tools=[dict(t) for t in tools or []] or None)
+            return self._template.render(messages_for_template(messages),
+                                         [dict(t) for t in tools or []] or None)
         except Exception as exc:  # jinja errors and raise_exception() in templates
             raise InvalidRequestError(
                 f"The chat template of model '{self.name}' rejected these messages: {exc}",
                 param="messages",
             ) from exc
-        return result.prompt, bool(result.added_special)
 
     # -- tokens --------------------------------------------------------------
 
@@ -167,8 +151,9 @@ class LlamaCppModel:
     def prompt_tokens(self, request: GenerationRequest) -> list[int]:
         """The prompt as tokens: chat through the template, completion as is."""
         if request.messages is not None:
-            text, added_special = self._format_chat(request.messages, request.tools)
-            tokens = self.tokenize(text, add_special=not added_special)
+            # the template writes any BOS itself, as llama-cpp-python's chat handlers assume
+            tokens = self.tokenize(self._format_chat(request.messages, request.tools),
+                                   add_special=False)
         elif request.prompt_tokens is not None:
             tokens = [int(t) for t in request.prompt_tokens]
             self._check_token_ids(tokens, "prompt")
@@ -247,41 +232,25 @@ class LlamaCppModel:
         seed = request.seed if request.seed is not None else self.options.seed
         sampler = build_sampler(llama, request, seed=seed, grammar=self._grammar(request),
                                 logit_bias=self._logit_bias(request))
-        stops = StopMatcher([*request.stop, *(self._template_stops if request.is_chat else ())])
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        text = TokenTextStream([*request.stop, *(self._template.stops if request.is_chat else ())])
         want_logprobs = request.logprobs is not None
-        pending: list[TokenLogprob] = []  # logprobs of tokens whose text is held back
         generated = 0
-        finish_reason = "length"
+        finish_reason: FinishReason = "length"
         with contextlib.closing(decode(llama, tokens, sampler)) as token_stream:
             for token in token_stream:
                 if self._llama_cpp.llama_vocab_is_eog(self._vocab, token):
                     finish_reason = "stop"
                     break
                 generated += 1
-                if want_logprobs:
-                    pending.append(token_logprob(llama, token, request.logprobs or 0,
-                                                 self._piece))
-                text, hit_stop = stops.feed(decoder.decode(self._piece(token)))
-                if text:
-                    yield Chunk(text=text, logprobs=tuple(pending))
-                    pending = []
-                if hit_stop:
-                    finish_reason = "stop"
+                logprob = (token_logprob(llama, token, request.logprobs or 0, self._piece)
+                           if want_logprobs else None)
+                chunk = text.push(self._piece(token), logprob)
+                if chunk is not None:
+                    yield chunk
+                if text.stopped or generated >= max_tokens:
                     break
-                if generated >= max_tokens:
-                    break
-        tail = ""
-        if not stops.stopped:
-            tail, hit_stop = stops.feed(decoder.decode(b"", final=True))
-            if hit_stop:
-                finish_reason = "stop"
-            else:
-                tail += stops.flush()
-        final_logprobs = () if stops.stopped else tuple(pending)
-        yield Chunk(text=tail, finish_reason=finish_reason,  # type: ignore[arg-type]
-                    usage=Usage(prompt_tokens=len(tokens), completion_tokens=generated),
-                    logprobs=final_logprobs)
+        yield text.finish(finish_reason, Usage(prompt_tokens=len(tokens),
+                                               completion_tokens=generated))
 
     # -- embeddings ------------------------------------------------------------
 

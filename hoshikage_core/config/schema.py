@@ -30,6 +30,7 @@ __all__ = [
     "Duration",
     "HoshikageConfig",
     "ModelConfig",
+    "PluginsConfig",
     "SamplingDefaults",
     "ServerConfig",
 ]
@@ -121,10 +122,32 @@ class ModelConfig(_Table):
         return path
 
 
+class PluginsConfig(_Table):
+    """``[plugins]``: which plugins to leave out, and a folder of plugin files."""
+
+    disable: list[str] = Field(default_factory=list)
+    dir: Path | None = None
+
+    @field_validator("dir")
+    @classmethod
+    def _existing_folder(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        if path is None:
+            return None
+        path = path.expanduser()
+        base_dir = (info.context or {}).get("base_dir")
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        path = path.resolve()
+        if not path.is_dir():
+            raise ValueError(f"expected an existing folder of plugin files; {path} is not one")
+        return path
+
+
 class HoshikageConfig(_Table):
     """The whole configuration file."""
 
     server: ServerConfig = Field(default_factory=ServerConfig)
+    plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     _source: Path | None = PrivateAttr(default=None)

@@ -421,7 +421,7 @@ class ModelManager:
         backend = self._plugins.backend(name)
         if backend is None:
             failed = self._plugins.failed(name)
-            detail = f"it failed to import ({failed})" if failed else "it is not installed"
+            detail = f"it is not loaded ({failed})" if failed else "it is not installed"
             raise BackendUnavailableError(
                 f"Model '{model.name}' needs the '{name}' backend, but {detail}.")
         reason = backend.unavailable_reason()

@@ -24,21 +24,29 @@ def write_tiny_gguf(
     context_length: int = 512,
     seed: int = 0,
     chat_template: str | None = None,
+    extra_tokens: int = 0,
 ) -> Path:
-    """Write a llama-architecture GGUF with a byte-level vocabulary to ``path``.
+    """Write a llama-architecture GGUF with a tiny vocabulary to ``path``.
 
-    The vocabulary is ``<unk>``, ``<s>``, ``</s>`` and the 256 byte tokens, so
-    any text tokenizes. Weights are random but fixed by ``seed``.
+    The vocabulary is ``<unk>``, ``<s>``, ``</s>``, the 256 byte tokens (so any
+    text tokenizes) and one token per printable ASCII character plus the word
+    marker ``▁``. The character tokens matter: ctransformers sizes its token
+    buffer by the text's length and overruns it (crashing later) when byte
+    fallback makes more tokens than characters. Weights are random but fixed
+    by ``seed``.
     """
     import gguf
     import numpy as np
 
     path = Path(path)
     rng = np.random.default_rng(seed)
-    tokens = _SPECIAL + [f"<0x{b:02X}>" for b in range(256)]
+    characters = ["\u2581", *(chr(c) for c in range(0x21, 0x7F))]
+    tokens = _SPECIAL + [f"<0x{b:02X}>" for b in range(256)] + characters
+    tokens += [f"<extra_{i}>" for i in range(extra_tokens)]
     n_vocab = len(tokens)
     token_types = [gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL]
-    token_types += [gguf.TokenType.BYTE] * 256
+    token_types += [gguf.TokenType.BYTE] * 256 + [gguf.TokenType.NORMAL] * len(characters)
+    token_types += [gguf.TokenType.CONTROL] * extra_tokens
 
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name("hoshikage-tiny")

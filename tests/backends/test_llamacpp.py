@@ -43,7 +43,7 @@ def test_chat_uses_the_ggufs_template_and_answers(smollm2: LlamaCppModel) -> Non
 
 
 def test_prompt_is_formatted_with_the_template(smollm2: LlamaCppModel) -> None:
-    prompt, _ = smollm2._format_chat(FRANCE)
+    prompt = smollm2._format_chat(FRANCE)
     assert "<|im_start|>user\nWhat is the capital" in prompt
     assert prompt.rstrip().endswith("<|im_start|>assistant")
 
@@ -117,7 +117,7 @@ def test_tiny_generated_gguf_loads_and_generates(tiny_gguf_path: Path) -> None:
         assert final.finish_reason == "length" and final.usage is not None
         assert final.usage.completion_tokens == 5
         # no chat template in the file: ChatML fallback
-        prompt, _ = model._format_chat([ChatMessage("user", "hi")])
+        prompt = model._format_chat([ChatMessage("user", "hi")])
         assert prompt == "<|im_start|>user\nhi<|im_end|>\n<|im_start|>assistant\n"
     finally:
         model.close()
@@ -127,7 +127,7 @@ def test_named_chat_format_and_template_errors(tiny_gguf_path: Path) -> None:
     model = LlamaCppModel(ModelSpec("tiny", tiny_gguf_path),
                           LlamaCppOptions(n_ctx=128, chat_format="llama-3"))
     try:
-        prompt, _ = model._format_chat([ChatMessage("developer", "be brief"),
+        prompt = model._format_chat([ChatMessage("developer", "be brief"),
                                         ChatMessage("user", "hi")])
         assert "<|start_header_id|>system<|end_header_id|>\n\nbe brief<|eot_id|>" in prompt
     finally:

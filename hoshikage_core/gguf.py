@@ -1,6 +1,7 @@
 """Read a GGUF file's header (metadata and tensor table) without loading it.
 
-Pure Python, no llama_cpp: used to estimate a model's memory before loading.
+Pure Python: backends use it to estimate a model's memory before loading and
+to refuse a truncated or corrupt file before a C library crashes on it.
 Large arrays (the tokenizer's vocabulary) are skipped; only their length is kept.
 """
 
@@ -11,13 +12,21 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
-__all__ = ["GGUFError", "GGUFHeader", "read_gguf_header"]
+__all__ = ["GGUFError", "GGUFHeader", "is_gguf", "read_gguf_header"]
 
 _SCALARS = {  # GGUF value type -> struct format
     0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?",
     10: "<Q", 11: "<q", 12: "<d",
 }
 _STRING, _ARRAY = 8, 9
+# ggml tensor types: elements per block, bytes per block
+_TYPE_SIZES = {
+    0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34),
+    9: (32, 36), 10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176),
+    14: (256, 210), 15: (256, 292), 16: (256, 66), 17: (256, 74), 18: (256, 98),
+    19: (256, 50), 20: (32, 18), 21: (256, 110), 22: (256, 82), 23: (256, 136), 24: (1, 1),
+    25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2),
+}
 _SMALL_ARRAY = 1024  # arrays up to this length are kept, longer ones only counted
 
 
@@ -33,6 +42,7 @@ class GGUFHeader:
     data_offset: int
     file_size: int
     array_lengths: dict[str, int] = field(default_factory=dict)
+    data_needed: int | None = None  # bytes the tensor table says the data takes, if known
 
     @property
     def architecture(self) -> str:
@@ -120,15 +130,32 @@ def read_gguf_header(path: str | os.PathLike[str]) -> GGUFHeader:
                 lengths[key] = length
             if value is not None:
                 metadata[key] = value
+        data_needed: int | None = 0
         for _ in range(tensor_count):
             reader.string()  # name
             n_dims = reader.unpack("<I")
             if n_dims > 8:
                 raise GGUFError(f"{path}: corrupt tensor table")
-            reader.skip(8 * n_dims + 4 + 8)  # dims, type, offset
+            elements = 1
+            for _ in range(n_dims):
+                elements *= reader.unpack("<Q")
+            kind, offset = reader.unpack("<I"), reader.unpack("<Q")
+            if kind in _TYPE_SIZES and data_needed is not None:
+                per_block, block_bytes = _TYPE_SIZES[kind]
+                data_needed = max(data_needed, offset + elements // per_block * block_bytes)
+            else:
+                data_needed = None  # a type we do not know the size of
         alignment = int(metadata.get("general.alignment", 32)) or 32
         offset = reader.tell()
         data_offset = offset + (-offset % alignment)
     if data_offset > size:
         raise GGUFError(f"{path}: file ends before its tensor data (truncated?)")
-    return GGUFHeader(version, metadata, tensor_count, data_offset, size, lengths)
+    if data_needed is not None and data_offset + data_needed > size:
+        raise GGUFError(f"{path} is truncated: its tensors need {data_offset + data_needed} "
+                        f"bytes, the file has {size}")
+    return GGUFHeader(version, metadata, tensor_count, data_offset, size, lengths, data_needed)
+
+
+def is_gguf(path: str | os.PathLike[str]) -> bool:
+    with open(path, "rb") as stream:
+        return stream.read(4) == b"GGUF"
