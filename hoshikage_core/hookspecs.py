@@ -11,7 +11,7 @@ Required: :func:`hoshikage_load`, :func:`hoshikage_generate`,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .markers import hookspec
@@ -23,6 +23,7 @@ __all__ = [
     "hoshikage_estimate_memory",
     "hoshikage_generate",
     "hoshikage_load",
+    "hoshikage_supported_fields",
     "hoshikage_tokenize",
     "hoshikage_unavailable_reason",
     "hoshikage_unload",
@@ -79,6 +80,17 @@ def hoshikage_tokenize(handle: Any, text: str, add_special: bool) -> list[int]: 
 @hookspec(firstresult=True)
 def hoshikage_detokenize(handle: Any, tokens: Sequence[int]) -> str:  # type: ignore[empty-body]
     """Optional: the text of ``tokens`` (``/detokenize``). Raise ``ValueError`` for bad ids."""
+
+
+@hookspec(firstresult=True)
+def hoshikage_supported_fields() -> Iterable[str]:  # type: ignore[empty-body]
+    """Optional: the ``GenerationRequest`` fields this backend honours beyond the basics.
+
+    The basics (``messages``, ``prompt``, ``max_tokens``, ``stop``,
+    ``temperature``, ``top_p``, ``seed``) are assumed. Requests that set any
+    other field get a 400 naming it before they reach the backend. For
+    example ``{"top_k", "logprobs", "json_schema"}``.
+    """
 
 
 @hookspec(firstresult=True)

@@ -51,7 +51,7 @@ class PluginInfo:
 BACKEND_HOOKS = (
     "hoshikage_load", "hoshikage_generate", "hoshikage_unload", "hoshikage_validate_options",
     "hoshikage_unavailable_reason", "hoshikage_estimate_memory", "hoshikage_embed",
-    "hoshikage_tokenize", "hoshikage_detokenize",
+    "hoshikage_tokenize", "hoshikage_detokenize", "hoshikage_supported_fields",
 )
 
 
@@ -97,6 +97,11 @@ class Backend:
 
     def detokenize(self, handle: Any, tokens: Any) -> str:
         return self._callers["hoshikage_detokenize"](handle=handle, tokens=tokens)
+
+    def supported_fields(self) -> frozenset[str]:
+        if not self.supports("hoshikage_supported_fields"):
+            return frozenset()
+        return frozenset(self._callers["hoshikage_supported_fields"]() or ())
 
 
 @dataclass

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from hoshikage_core import Chunk, GenerationRequest, ModelSpec, Usage, hookimpl
+from hoshikage_core.capabilities import ALL_FIELDS
 from hoshikage_core.errors import ContextLengthExceededError
 from hoshikage_core.types import Embeddings
 
@@ -39,6 +40,10 @@ class EchoBackend:
     turnstile: threading.Semaphore | None = None
     started: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
+
+    @hookimpl
+    def hoshikage_supported_fields(self) -> frozenset[str]:
+        return ALL_FIELDS  # it records requests, so plumbing tests see every field
 
     @hookimpl
     def hoshikage_estimate_memory(self, model: ModelSpec) -> int | None:

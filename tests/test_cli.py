@@ -84,3 +84,13 @@ def test_run_without_config_serves_the_bundled_default(tmp_path: Path) -> None:
         assert "Paris" in (reply.choices[0].message.content or "")
     finally:
         assert stop_server(server) == 0
+
+
+def test_plugins_shows_folder_plugins_and_switches() -> None:
+    out = hoshikage("plugins", "--config", "examples/words.toml",
+                    env={"HOSHIKAGE_DISABLE_PLUGINS": "ctransformers"})
+    assert out.returncode == 0, out.stderr
+    assert "words" in out.stdout and "[dir] ok" in out.stdout
+    assert "ctransformers" in out.stdout and "disabled by HOSHIKAGE_DISABLE_PLUGINS" in out.stdout
+    listed = json.loads(hoshikage("plugins", "--json", env={"HOSHIKAGE_LOAD_PLUGINS": ""}).stdout)
+    assert all(p["disabled"] == "HOSHIKAGE_LOAD_PLUGINS" for p in listed)

@@ -48,14 +48,24 @@ def test_readme_has_two_commands_and_ci_runs_the_second() -> None:
     assert ci_lines == [install_and_test]
 
 
-def test_every_documented_llamacpp_option_exists() -> None:
+@pytest.mark.parametrize("backend", ["llamacpp", "ctransformers"])
+def test_every_backend_option_is_documented(backend: str) -> None:
+    from hoshikage_backends.ctransformers.options import CTransformersOptions
     from hoshikage_backends.llamacpp.options import LlamaCppOptions
 
+    options = {"llamacpp": LlamaCppOptions, "ctransformers": CTransformersOptions}[backend]
     text = (REPO / "docs" / "configuration.md").read_text()
-    section = text.split('for `backend = "llamacpp"`', 1)[1]
+    section = text.split(f'for `backend = "{backend}"`', 1)[1].split("\n## ", 1)[0]
     documented = set(re.findall(r"^\| `(\w+)`(?:, `(\w+)`)?", section, re.M))
     names = {n for pair in documented for n in pair if n}
-    assert names == set(LlamaCppOptions.model_fields)
+    assert names == set(options.model_fields)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "examples").glob("*.toml")), ids=lambda p: p.name)
+def test_every_example_config_is_valid(path: Path) -> None:
+    out = subprocess.run([sys.executable, "-m", "hoshikage_core", "config", "check", str(path)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
 
 
 @pytest.mark.real_model
@@ -107,7 +117,7 @@ def test_fastapi_mount_example(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("table", ["ServerConfig", "DefaultsConfig", "ModelConfig",
-                                   "SamplingDefaults"])
+                                   "SamplingDefaults", "PluginsConfig"])
 def test_every_config_key_is_documented(table: str) -> None:
     from hoshikage_core.config import schema
 

@@ -21,12 +21,6 @@ __all__ = ["CTransformersModel", "SAMPLING_DEFAULTS"]
 
 SAMPLING_DEFAULTS = {"temperature": 0.8, "top_p": 0.95, "top_k": 40, "repeat_penalty": 1.1}
 
-# GenerationRequest fields ctransformers cannot honour, and what "not set" means for each
-_UNSUPPORTED = {"logit_bias": None, "logprobs": None, "json_schema": None, "suffix": None,
-                "prompt_tokens": None, "min_p": None}
-_ZERO_ONLY = ("presence_penalty", "frequency_penalty")
-
-
 def _threads() -> int:
     try:
         return max(1, len(os.sched_getaffinity(0)))
@@ -56,20 +50,6 @@ class CTransformersModel:
         self._lock = threading.Lock()
         self.template = (ChatTemplate(options.chat_template) if options.chat_template
                          else ChatTemplate.named(options.chat_format))
-
-    def _refuse_unsupported(self, request: GenerationRequest) -> None:
-        for field, unset in _UNSUPPORTED.items():
-            if getattr(request, field) != unset:
-                param = {"json_schema": "response_format", "prompt_tokens": "prompt"}.get(field,
-                                                                                          field)
-                raise InvalidRequestError(
-                    f"The ctransformers backend of model '{self.name}' does not support {param}.",
-                    param=param)
-        for field in _ZERO_ONLY:
-            if getattr(request, field) not in (None, 0, 0.0):
-                raise InvalidRequestError(
-                    f"The ctransformers backend of model '{self.name}' does not support "
-                    f"{field}; use repeat_penalty.", param=field)
 
     def prompt_tokens(self, request: GenerationRequest) -> list[int]:
         if request.messages is not None:
@@ -113,7 +93,6 @@ class CTransformersModel:
             yield from self._generate_locked(request)
 
     def _generate_locked(self, request: GenerationRequest) -> Iterator[Chunk]:
-        self._refuse_unsupported(request)
         tokens = self.prompt_tokens(request)
         context = int(self.llm.context_length)
         if len(tokens) >= context:

@@ -49,3 +49,8 @@ def hoshikage_tokenize(handle: CTransformersModel, text: str, add_special: bool)
 @hookimpl
 def hoshikage_detokenize(handle: CTransformersModel, tokens: list[int]) -> str:
     return handle.detokenize(tokens)
+
+
+@hookimpl
+def hoshikage_supported_fields() -> frozenset[str]:
+    return frozenset({"top_k", "repeat_penalty"})

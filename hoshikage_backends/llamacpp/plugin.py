@@ -6,6 +6,7 @@ import importlib.util
 from collections.abc import Iterator, Sequence
 
 from hoshikage_core import hookimpl
+from hoshikage_core.capabilities import ALL_FIELDS
 from hoshikage_core.options import parse_options
 from hoshikage_core.types import Chunk, Embeddings, GenerationRequest, ModelSpec
 
@@ -61,3 +62,8 @@ def hoshikage_tokenize(handle: LlamaCppModel, text: str, add_special: bool) -> l
 @hookimpl
 def hoshikage_detokenize(handle: LlamaCppModel, tokens: Sequence[int]) -> str:
     return handle.detokenize(tokens)
+
+
+@hookimpl
+def hoshikage_supported_fields() -> frozenset[str]:
+    return ALL_FIELDS

@@ -28,6 +28,7 @@ from concurrent.futures import Executor
 from contextlib import aclosing
 from typing import Any, TypeVar
 
+from ..capabilities import refuse_unsupported
 from ..clock import Clock
 from ..config.schema import HoshikageConfig
 from ..config.sizes import format_bytes
@@ -105,6 +106,8 @@ class ModelManager:
         """Stream chunks for ``request``: wait for a slot, load if needed, generate."""
         model = self.get(request.model)
         request = _with_model_defaults(request, model)
+        refuse_unsupported(request, self._backend(model).supported_fields(), model=model.name,
+                           backend=model.config.backend)
         await self._acquire(model, keep_alive)
         started = time.perf_counter()
         sent, finished = 0, False

@@ -30,11 +30,14 @@ class TestLlamacppOnSmolLM2(BackendConformance):
 
 class TestLlamacppOnATinyModel(BackendConformance):
     @pytest.fixture
-    def conformance(self, tiny_gguf_path: Path) -> ConformanceSetup:
+    def conformance(self, tiny_gguf_path: Path, tmp_path: Path) -> ConformanceSetup:
+        truncated = tmp_path / "truncated.gguf"
+        truncated.write_bytes(tiny_gguf_path.read_bytes()[:200_000])
         return ConformanceSetup(
             config={"models": {"tiny": {"path": str(tiny_gguf_path),
-                                        "options": {"n_ctx": 256}}}},
-            model="tiny", prompt="Hello")
+                                        "options": {"n_ctx": 256}},
+                               "truncated": {"path": str(truncated)}}},
+            model="tiny", prompt="Hello", broken_model="truncated")
 
 
 class TestCTransformersOnATinyModel(BackendConformance):

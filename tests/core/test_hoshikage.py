@@ -158,3 +158,30 @@ async def test_model_sampling_defaults_fill_what_the_request_left_out(tmp_path: 
     assert (one.model, one.temperature, one.top_p, one.max_tokens) == ("a", 0.2, 0.9, 2)
     assert (two.temperature, two.top_p, two.max_tokens) == (1.0, 0.9, 3)
     assert one.top_k is None  # not configured: the backend's default
+
+
+async def test_fields_a_backend_does_not_declare_are_refused(tmp_path: Path) -> None:
+    from hoshikage_core import Chunk, InvalidRequestError, Usage, hookimpl
+
+    class Basic:
+        @hookimpl
+        def hoshikage_load(self, model: object) -> str:
+            return "handle"
+
+        @hookimpl
+        def hoshikage_generate(self, handle: object, request: GenerationRequest) -> list[Chunk]:
+            return [Chunk("ok", finish_reason="stop", usage=Usage(1, 1))]
+
+        @hookimpl
+        def hoshikage_unload(self, handle: object) -> None: ...
+
+    async with Hoshikage(config(tmp_path, "a", backend="basic"), plugins={"basic": Basic()},
+                         load_entry_points=False) as hk:
+        assert (await hk.complete("x", model="a", temperature=0.5, seed=1)).text == "ok"
+        for field, param in [({"logprobs": 1}, "logprobs"),
+                             ({"json_schema": {"type": "object"}}, "response_format"),
+                             ({"logit_bias": {1: 2.0}}, "logit_bias"), ({"top_k": 3}, "top_k")]:
+            with pytest.raises(InvalidRequestError) as info:
+                await hk.complete("x", model="a", **field)
+            assert info.value.param == param and "does not support" in info.value.message
+        assert hk.list_models()[0].state.value == "ready"  # refused before the backend

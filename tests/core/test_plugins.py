@@ -139,3 +139,66 @@ def test_dispatch_reaches_only_the_named_backend() -> None:
     assert b is not None
     assert b.load(model=None) == "b"
     assert calls == ["b"]
+
+
+WORDS_DIR = Path(__file__).resolve().parents[2] / "examples" / "plugins"
+
+
+def test_plugin_folder_files_become_plugins_named_after_the_file() -> None:
+    plugins = create_plugin_manager(plugin_dir=WORDS_DIR, environ={})
+    info = plugins.infos["words"]
+    assert info.source == "dir" and info.is_backend and plugins.backend("words") is not None
+
+
+def test_a_missing_plugin_folder_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(PluginError, match="does not exist"):
+        create_plugin_manager(plugin_dir=tmp_path / "nope", environ={})
+
+
+def test_a_broken_folder_plugin_is_reported_and_the_rest_load(tmp_path: Path) -> None:
+    (tmp_path / "bad.py").write_text("raise RuntimeError('no good')\n")
+    (tmp_path / "_private.py").write_text("raise RuntimeError('never imported')\n")
+    plugins = create_plugin_manager(plugin_dir=tmp_path, environ={})
+    assert "no good" in (plugins.infos["bad"].error or "")
+    assert "_private" not in plugins.infos and plugins.backend("llamacpp") is not None
+
+
+def test_allow_list_block_list_and_config_disable() -> None:
+    only = create_plugin_manager(plugin_dir=WORDS_DIR,
+                                 environ={"HOSHIKAGE_LOAD_PLUGINS": "words"})
+    assert only.backend_names() == ["words"]
+    assert only.infos["llamacpp"].disabled == "HOSHIKAGE_LOAD_PLUGINS"
+    assert "disabled by HOSHIKAGE_LOAD_PLUGINS" in (only.failed("llamacpp") or "")
+    none = create_plugin_manager(environ={"HOSHIKAGE_LOAD_PLUGINS": ""})
+    assert none.backend_names() == []
+    blocked = create_plugin_manager(environ={"HOSHIKAGE_DISABLE_PLUGINS": "ctransformers"})
+    assert "ctransformers" not in blocked.backend_names()
+    assert "llamacpp" in blocked.backend_names()
+    configured = create_plugin_manager(disable=["llamacpp"], environ={})
+    assert configured.infos["llamacpp"].disabled == "[plugins] disable"
+    embedded = create_plugin_manager({"mine": types.ModuleType("mine")},
+                                     environ={"HOSHIKAGE_LOAD_PLUGINS": ""})
+    assert "mine" in embedded.infos  # embedded plugins are always loaded
+
+
+def test_tracing_logs_hook_calls(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    plugins = create_plugin_manager(environ={"HOSHIKAGE_TRACE_PLUGINS": "1"})
+    backend = plugins.backend("llamacpp")
+    assert backend is not None
+    with caplog.at_level(logging.INFO, logger="hoshikage.plugins.trace"):
+        backend.unavailable_reason()
+    assert any("hoshikage_unavailable_reason" in r.getMessage() for r in caplog.records)
+
+
+async def test_a_disabled_backend_answers_503_naming_the_switch(tmp_path: Path) -> None:
+    from hoshikage_core import Hoshikage
+    from hoshikage_core.errors import BackendUnavailableError
+
+    model = tmp_path / "m.gguf"
+    model.write_bytes(b"GGUF")
+    cfg = {"plugins": {"disable": ["llamacpp"]}, "models": {"m": {"path": str(model)}}}
+    async with Hoshikage(cfg) as hk:
+        with pytest.raises(BackendUnavailableError, match=r"\[plugins\] disable"):
+            await hk.complete("x", model="m")

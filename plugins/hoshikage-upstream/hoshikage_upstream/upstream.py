@@ -1,0 +1,169 @@
+"""One model served by a pool of upstream servers: load check, streaming, embeddings."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import httpx
+
+from hoshikage_core.errors import BackendError, HoshikageError
+from hoshikage_core.types import Chunk, Embeddings, GenerationRequest, ModelSpec, Usage
+
+from .options import UpstreamOptions
+from .pool import UpstreamPool
+from .wire import chunk_from_event, error_from_response, request_body
+
+__all__ = ["Upstream"]
+
+log = logging.getLogger(__name__)
+
+
+class Upstream:
+    """The handle of an ``upstream`` model."""
+
+    def __init__(self, spec: ModelSpec, options: UpstreamOptions) -> None:
+        self.name = spec.name
+        self.options = options
+        self.model = options.model or spec.name
+        self.pool = UpstreamPool(options.base_urls, options.unhealthy_for)
+        self.headers = {"Authorization": f"Bearer {options.api_key}"} if options.api_key else {}
+        self.timeout = httpx.Timeout(options.read_timeout, connect=options.connect_timeout)
+        self._client: httpx.AsyncClient | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- loading: is any server up, and does it have the model? -----------------------
+
+    def check(self) -> None:
+        """Fail the load with a clear reason if no server can serve the model."""
+        problems = []
+        with httpx.Client(timeout=self.timeout, headers=self.headers) as client:
+            for url in self.pool.order():
+                try:
+                    response = client.get(f"{url}/models")
+                except httpx.TransportError as exc:
+                    self.pool.failed(url)
+                    problems.append(f"{url}: {type(exc).__name__}")
+                    continue
+                if response.status_code >= 400:
+                    problems.append(f"{url}: HTTP {response.status_code}")
+                    continue
+                ids = [m.get("id") for m in response.json().get("data", [])]
+                if ids and self.model not in ids:
+                    problems.append(f"{url} has no model '{self.model}' (it has: "
+                                    f"{', '.join(map(str, ids[:10]))})")
+                    continue
+                return
+        raise RuntimeError("no upstream can serve it: " + "; ".join(problems))
+
+    # -- generation --------------------------------------------------------------------
+
+    def _async_client(self) -> httpx.AsyncClient:
+        if self._client is None:
+            self._loop = asyncio.get_running_loop()
+            self._client = httpx.AsyncClient(timeout=self.timeout, headers=self.headers)
+        return self._client
+
+    async def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        path, body = request_body(request, self.model)
+        client = self._async_client()
+        failures: list[str] = []
+        for url in self.pool.order():
+            with self.pool.lease(url):
+                try:
+                    async with client.stream("POST", f"{url}{path}", json=body) as response:
+                        if response.status_code >= 400:
+                            error = error_from_response(response.status_code,
+                                                        (await response.aread()).decode(), url)
+                            if error.status_code < 500:
+                                raise error  # the request's fault: another server won't help
+                            failures.append(error.message)
+                            continue
+                        self.pool.succeeded(url)
+                        async for chunk in self._relay(response):
+                            yield chunk
+                        return
+                except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                    self.pool.failed(url)
+                    failures.append(f"{url}: cannot connect ({type(exc).__name__})")
+        raise HoshikageError(
+            f"No upstream of model '{self.name}' could take the request: "
+            + "; ".join(failures), status_code=503, error_type="server_error",
+            code="upstream_unavailable")
+
+    async def _relay(self, response: httpx.Response) -> AsyncIterator[Chunk]:
+        """Server-sent events in, chunks out; the final chunk gets the usage."""
+        final: Chunk | None = None
+        usage: Usage | None = None
+        pieces = 0
+        try:
+            async for line in response.aiter_lines():
+                if not line.startswith("data:"):
+                    continue
+                data = line[5:].strip()
+                if data == "[DONE]":
+                    break
+                chunk, event_usage = chunk_from_event(json.loads(data))
+                usage = event_usage or usage
+                if chunk is None:
+                    continue
+                if chunk.finish_reason is not None:
+                    final = chunk  # held until the usage event that follows it
+                    continue
+                pieces += 1
+                yield chunk
+        except httpx.ReadTimeout as exc:
+            raise BackendError(f"The upstream stopped answering ({exc})", status_code=504) \
+                from exc
+        except httpx.TransportError as exc:
+            raise BackendError(f"The upstream connection broke mid-stream ({exc})") from exc
+        if usage is None:  # an upstream without stream_options.include_usage
+            log.warning("%s: the upstream sent no usage; counting stream chunks", self.name)
+            usage = Usage(0, pieces)
+        yield Chunk(text=final.text if final else "",
+                    finish_reason=final.finish_reason if final else "stop",
+                    usage=usage, logprobs=final.logprobs if final else ())
+
+    # -- embeddings --------------------------------------------------------------------
+
+    def embed(self, inputs: Sequence[str | Sequence[int]]) -> Embeddings:
+        body = {"model": self.model, "input": [i if isinstance(i, str) else list(i)
+                                                for i in inputs], "encoding_format": "float"}
+        failures = []
+        with httpx.Client(timeout=self.timeout, headers=self.headers) as client:
+            for url in self.pool.order():
+                with self.pool.lease(url):
+                    try:
+                        response = client.post(f"{url}/embeddings", json=body)
+                    except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
+                        self.pool.failed(url)
+                        failures.append(f"{url}: cannot connect ({type(exc).__name__})")
+                        continue
+                if response.status_code >= 400:
+                    error = error_from_response(response.status_code, response.text, url)
+                    if error.status_code < 500:
+                        raise error
+                    failures.append(error.message)
+                    continue
+                data = response.json()
+                vectors = [d["embedding"] for d in sorted(data["data"], key=lambda d: d["index"])]
+                tokens = int((data.get("usage") or {}).get("prompt_tokens", 0))
+                return Embeddings(vectors=vectors, prompt_tokens=tokens)
+        raise HoshikageError("No upstream could embed: " + "; ".join(failures),
+                             status_code=503, error_type="server_error",
+                             code="upstream_unavailable")
+
+    def close(self) -> None:
+        client, loop = self._client, self._loop
+        self._client = None
+        if client is not None and loop is not None and loop.is_running():
+            try:
+                asyncio.run_coroutine_threadsafe(client.aclose(), loop).result(timeout=10)
+            except Exception:  # the loop is going away: connections die with it
+                log.debug("%s: could not close the upstream client cleanly", self.name)
+
+    def describe(self) -> dict[str, Any]:
+        return {"model": self.model, "busy": self.pool.busy()}
