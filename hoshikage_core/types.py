@@ -39,6 +39,8 @@ class ModelSpec:
     name: str
     path: Path | None
     options: Mapping[str, Any] = field(default_factory=dict)
+    parallel: int = 1
+    """How many generations Hoshikage may run on this model at once (``parallel``)."""
 
 
 @dataclass(frozen=True)
@@ -109,6 +111,8 @@ class Usage:
 
     prompt_tokens: int
     completion_tokens: int
+    cached_tokens: int = 0
+    """Prompt tokens found in the backend's cache rather than evaluated again."""
 
     @property
     def total_tokens(self) -> int:

@@ -10,18 +10,18 @@ from hoshikage_core.types import TokenLogprob, TopLogprob
 __all__ = ["token_logprob"]
 
 
-def token_logprob(llama: Any, token: int, top_n: int, piece: Callable[[int], bytes]
-                  ) -> TokenLogprob:
+def token_logprob(ctx: Any, n_vocab: int, row: int, token: int, top_n: int,
+                  piece: Callable[[int], bytes]) -> TokenLogprob:
     """``token``'s log probability under the distribution it was sampled from.
 
-    Raw model probabilities (before temperature, penalties or grammar), as
-    OpenAI reports them, with the ``top_n`` most likely alternatives.
+    ``row`` is the batch row whose logits produced it. Raw model probabilities
+    (before temperature, penalties or grammar), as OpenAI reports them, with
+    the ``top_n`` most likely alternatives.
     """
     import llama_cpp
     import numpy as np
 
-    n_vocab = llama.n_vocab()
-    pointer = llama_cpp.llama_get_logits_ith(llama._ctx.ctx, -1)
+    pointer = llama_cpp.llama_get_logits_ith(ctx, row)
     logits = np.ctypeslib.as_array(pointer, shape=(n_vocab,)).astype(np.float64)
     peak = logits.max()
     logprobs = logits - (peak + np.log(np.exp(logits - peak).sum()))

@@ -42,8 +42,9 @@ def _per_layer(value: object, n_layers: int) -> list[int]:
     return [int(value or 0)] * n_layers  # type: ignore[call-overload]
 
 
-def estimate_memory(path: Path, options: LlamaCppOptions) -> MemoryEstimate:
-    """Estimate the bytes a model needs once loaded with ``options``."""
+def estimate_memory(path: Path, options: LlamaCppOptions, parallel: int = 1) -> MemoryEstimate:
+    """Estimate the bytes a model needs once loaded with ``options``, with KV cells
+    for ``parallel`` sequences of ``n_ctx`` tokens."""
     header = read_gguf_header(path)
     n_layers = int(header.arch_value("block_count", 0) or 0)
     n_embd = int(header.arch_value("embedding_length", 0) or 0)
@@ -55,11 +56,12 @@ def estimate_memory(path: Path, options: LlamaCppOptions) -> MemoryEstimate:
     n_ctx = options.n_ctx or int(header.arch_value("context_length", 4096) or 4096)
     k_bytes = _KV_BYTES[options.type_k or "f16"]
     v_bytes = _KV_BYTES[options.type_v or "f16"]
-    kv = int(n_ctx * sum(h * (key_dim * k_bytes + value_dim * v_bytes) for h in head_kv))
+    kv = int(parallel * n_ctx * sum(h * (key_dim * k_bytes + value_dim * v_bytes)
+                                    for h in head_kv))
 
     n_vocab = int(header.arch_value("vocab_size", 0) or
                   header.array_lengths.get("tokenizer.ggml.tokens", 0) or 0)
     ubatch = min(options.n_batch, _UBATCH)
-    scores = 0 if options.flash_attn else n_ctx * n_head
+    scores = 0 if options.flash_attn else parallel * n_ctx * n_head
     compute = max(n_vocab, scores) * ubatch * 4 + _OVERHEAD
     return MemoryEstimate(weights=header.tensor_bytes, kv_cache=kv, compute=compute)

@@ -31,7 +31,8 @@ def hoshikage_validate_options(model: ModelSpec) -> LlamaCppOptions:
 def hoshikage_estimate_memory(model: ModelSpec) -> int | None:
     if model.path is None:
         return None
-    return estimate_memory(model.path, parse_options(LlamaCppOptions, model)).total
+    return estimate_memory(model.path, parse_options(LlamaCppOptions, model),
+                           model.parallel).total
 
 
 @hookimpl

@@ -29,16 +29,17 @@ def resolved(request: GenerationRequest) -> dict[str, float]:
             for key, default in SAMPLING_DEFAULTS.items()}
 
 
-def build_sampler(llama: Any, request: GenerationRequest, *, seed: int | None,
+def build_sampler(model: Any, request: GenerationRequest, *, seed: int | None,
                   grammar: Any = None, logit_bias: Mapping[int, float] | None = None) -> Any:
     """Chain: logit bias → penalties → grammar → greedy, or top-k/top-p/min-p/temperature/dist.
 
-    The same order as llama-cpp-python's ``Llama.generate``, so results match it.
+    ``model`` is a ``llama_cpp._internals.LlamaModel``. The same order as
+    llama-cpp-python's ``Llama.generate``, so results match it.
     """
     from llama_cpp import _internals
 
     values = resolved(request)
-    n_vocab = llama.n_vocab()
+    n_vocab = model.n_vocab()
     sampler = _internals.LlamaSampler()
     if logit_bias:
         sampler.add_logit_bias(n_vocab, dict(logit_bias))
@@ -47,7 +48,7 @@ def build_sampler(llama: Any, request: GenerationRequest, *, seed: int | None,
                           penalty_freq=values["frequency_penalty"],
                           penalty_present=values["presence_penalty"])
     if grammar is not None:
-        sampler.add_grammar(llama._model, grammar)
+        sampler.add_grammar(model, grammar)
     if values["temperature"] == 0:
         sampler.add_greedy()
     else:

@@ -74,7 +74,8 @@ class ManagedModel:
         self.name = name
         self.config = config
         self.settings = settings
-        self.spec = ModelSpec(name=name, path=config.path, options=dict(config.options))
+        self.spec = ModelSpec(name=name, path=config.path, options=dict(config.options),
+                              parallel=settings.parallel)
         self.state = ModelState.UNLOADED
         self.handle: Any = None
         self.error: str | None = None

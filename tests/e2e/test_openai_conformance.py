@@ -49,7 +49,8 @@ def test_raw_chat_body_has_openais_shape(server: RunningServer) -> None:
     choice = body["choices"][0]
     assert set(choice) == {"index", "message", "finish_reason", "logprobs"}
     assert choice["message"]["role"] == "assistant" and "refusal" in choice["message"]
-    assert set(body["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens"}
+    assert set(body["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens",
+                                  "prompt_tokens_details"}
 
 
 def test_raw_chunks_have_openais_shape(server: RunningServer) -> None:

@@ -59,10 +59,11 @@ def _message(text: str, finish_reason: str, plan: ToolPlan) -> tuple[dict[str, A
     return {"role": "assistant", "content": text, "refusal": None}, finish_reason
 
 
-def _total(usages: list[Usage]) -> dict[str, int]:
+def _total(usages: list[Usage]) -> dict[str, Any]:
     prompt = usages[0].prompt_tokens if usages else 0  # the same prompt for every choice
+    cached = usages[0].cached_tokens if usages else 0
     completion = sum(u.completion_tokens for u in usages)
-    return usage_dict(Usage(prompt, completion))
+    return usage_dict(Usage(prompt, completion, cached))
 
 
 @router.post("/v1/chat/completions", response_model=None)

@@ -70,7 +70,7 @@ def _choices(body: CompletionRequest, model: str, echoes: list[str]) -> list[_Ch
     return choices
 
 
-def _usage(results: list[tuple[_Choice, Usage]]) -> dict[str, int]:
+def _usage(results: list[tuple[_Choice, Usage]]) -> dict[str, Any]:
     prompts = {c.prompt_index: u.prompt_tokens for c, u in results}  # each prompt once
     return usage_dict(Usage(sum(prompts.values()), sum(u.completion_tokens for _, u in results)))
 

@@ -74,8 +74,10 @@ def chunk_from_event(event: Mapping[str, Any]) -> tuple[Chunk | None, Usage | No
         error = event["error"] if isinstance(event["error"], Mapping) else {}
         raise BackendError(f"The upstream failed mid-stream: {error.get('message', event)}")
     usage = event.get("usage")
+    details = (usage or {}).get("prompt_tokens_details") or {}
     parsed_usage = (Usage(int(usage.get("prompt_tokens", 0)),
-                          int(usage.get("completion_tokens", 0))) if usage else None)
+                          int(usage.get("completion_tokens", 0)),
+                          int(details.get("cached_tokens", 0) or 0)) if usage else None)
     choices = event.get("choices") or []
     if not choices:
         return None, parsed_usage

@@ -1,0 +1,243 @@
+"""Continuous batching: up to ``parallel`` generations decode together in one batch.
+
+One engine thread owns the llama.cpp context. Each generation (a :class:`Job`)
+is placed in a sequence slot with its own KV cells, its own sampler chain
+(penalties, grammar, logit bias, seed) and its own text stream (stop
+sequences, UTF-8, logprobs). Every step the engine builds one batch: the next
+token of each generating slot, then as many prompt tokens of newly joined
+slots as fit in ``n_batch``; one ``llama_decode``; one sample per slot that
+needs it. Jobs join between steps and leave when they finish or their client
+goes away.
+
+A slot keeps its KV cells after its job ends. A new job goes to the free slot
+whose cached tokens share the longest prefix with its prompt, and only the
+rest of the prompt is evaluated: turn 2 of a chat does not re-read turn 1.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from hoshikage_core.errors import BackendError
+from hoshikage_core.text import TokenTextStream
+from hoshikage_core.types import Chunk, FinishReason, Usage
+
+from .logprobs import token_logprob
+from .runtime import Runtime
+
+__all__ = ["BatchEngine", "Job"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(eq=False)
+class Job:
+    """One generation, handed from a request thread to the engine thread."""
+
+    prompt: list[int]
+    max_tokens: int
+    sampler: Any  # llama_cpp._internals.LlamaSampler, owned by this job
+    text: TokenTextStream
+    logprobs: int | None = None
+    out: queue.SimpleQueue[Chunk | BaseException] = field(default_factory=queue.SimpleQueue)
+    cancelled: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+    generated: int = 0
+    reused: int = 0  # prompt tokens found in the slot's KV cache (not evaluated again)
+
+
+@dataclass(eq=False)
+class Slot:
+    seq_id: int
+    cached: list[int] = field(default_factory=list)  # tokens whose KV cells this sequence holds
+    job: Job | None = None
+    pending: list[int] = field(default_factory=list)  # tokens to evaluate next
+    output_row: int = -1  # where this slot's logits are in the last batch, or -1
+    last_used: float = 0.0
+
+
+def common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+class BatchEngine:
+    """Runs the decode loop for one model on its own thread."""
+
+    def __init__(self, runtime: Runtime, piece: Callable[[int], bytes], name: str) -> None:
+        self._rt = runtime
+        self._piece = piece
+        self._slots = [Slot(seq_id=i) for i in range(runtime.parallel)]
+        self._waiting: deque[Job] = deque()
+        self._cond = threading.Condition()
+        self._closing = False
+        self._thread = threading.Thread(target=self._run, name=f"hoshikage-engine-{name}",
+                                        daemon=True)
+        self._thread.start()
+
+    # -- request side -----------------------------------------------------------------
+
+    def submit(self, job: Job) -> Iterator[Chunk]:
+        """Queue ``job`` and yield its chunks; closing the iterator cancels it."""
+        with self._cond:
+            if self._closing:
+                raise BackendError("the model is being unloaded")
+            self._waiting.append(job)
+            self._cond.notify()
+        try:
+            while True:
+                item = job.out.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.is_final:
+                    return
+        finally:
+            job.cancelled.set()
+            with self._cond:
+                if job in self._waiting:  # never started
+                    self._waiting.remove(job)
+                    job.released.set()
+                self._cond.notify()
+            job.released.wait()  # the engine is done with it: nothing touches its slot now
+
+    def close(self) -> None:
+        with self._cond:
+            self._closing = True
+            for job in self._waiting:
+                job.out.put(BackendError("the model was unloaded"))
+                job.released.set()
+            self._waiting.clear()
+            self._cond.notify()
+        self._thread.join()
+
+    # -- engine thread ------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._closing and not self._waiting and not self._active():
+                    self._cond.wait()
+                if self._closing:
+                    for slot in self._active():
+                        self._finish(slot, error=BackendError("the model was unloaded"))
+                    return
+                self._admit()
+            for slot in self._active():
+                if slot.job is not None and slot.job.cancelled.is_set():
+                    self._finish(slot)
+            active = self._active()
+            if not active:
+                continue
+            try:
+                self._step(active)
+            except Exception as exc:  # a failed decode fails the jobs in it, not the engine
+                log.exception("decode step failed")
+                for slot in active:
+                    self._finish(slot, error=BackendError(f"llama.cpp decode failed: {exc}"))
+                    self._forget(slot)
+
+    def _active(self) -> list[Slot]:
+        return [s for s in self._slots if s.job is not None]
+
+    def _admit(self) -> None:
+        """Put waiting jobs into free slots, reusing cached prompt prefixes."""
+        while self._waiting:
+            free = [s for s in self._slots if s.job is None]
+            if not free:
+                return
+            job = self._waiting.popleft()
+            slot = max(free, key=lambda s: (common_prefix(s.cached, job.prompt), -s.last_used))
+            keep = min(common_prefix(slot.cached, job.prompt), len(job.prompt) - 1)
+            memory = self._rt.context.memory
+            if not self._rt.lib.llama_memory_seq_rm(memory, slot.seq_id, keep, -1):
+                self._rt.lib.llama_memory_seq_rm(memory, slot.seq_id, -1, -1)
+                keep = 0
+            slot.cached = slot.cached[:keep]
+            slot.pending = job.prompt[keep:]
+            slot.job, job.reused = job, keep
+
+    def _step(self, active: list[Slot]) -> None:
+        rt, lib = self._rt, self._rt.lib
+        batch = rt.batch.batch
+        n = 0
+        budget = rt.n_batch
+        # generating slots first (one token each), then prompt chunks in the room left
+        for slot in sorted(active, key=lambda s: len(s.pending) > 1):
+            slot.output_row = -1
+            take = slot.pending[:budget - n] if len(slot.pending) > 1 else slot.pending
+            if not take or n + len(take) > budget:
+                continue
+            position = len(slot.cached)
+            for i, token in enumerate(take):
+                batch.token[n] = token
+                batch.pos[n] = position + i
+                batch.n_seq_id[n] = 1
+                batch.seq_id[n][0] = slot.seq_id
+                batch.logits[n] = False
+                n += 1
+            slot.cached.extend(take)
+            slot.pending = slot.pending[len(take):]
+            if not slot.pending:  # the whole prompt (or the new token) is in: sample after
+                batch.logits[n - 1] = True
+                slot.output_row = n - 1
+        batch.n_tokens = n
+        status = lib.llama_decode(rt.context.ctx, batch)
+        if status != 0:
+            raise RuntimeError(f"llama_decode returned {status} for {n} tokens")
+        for slot in active:
+            if slot.output_row >= 0:
+                self._sample(slot)
+
+    def _sample(self, slot: Slot) -> None:
+        job = slot.job
+        assert job is not None
+        rt = self._rt
+        token = int(job.sampler.sample(rt.context, slot.output_row))
+        if rt.lib.llama_vocab_is_eog(rt.vocab, token):
+            self._finish(slot, reason="stop")
+            return
+        job.generated += 1
+        logprob = (token_logprob(rt.context.ctx, rt.n_vocab, slot.output_row, token,
+                                 job.logprobs, self._piece)
+                   if job.logprobs is not None else None)
+        chunk = job.text.push(self._piece(token), logprob)
+        if chunk is not None:
+            job.out.put(chunk)
+        if job.text.stopped:
+            self._finish(slot, reason="stop")
+        elif job.generated >= job.max_tokens:
+            self._finish(slot, reason="length")
+        else:
+            slot.pending = [token]
+
+    def _finish(self, slot: Slot, reason: FinishReason | None = None,
+                error: BaseException | None = None) -> None:
+        job = slot.job
+        slot.job, slot.pending, slot.output_row = None, [], -1
+        slot.last_used = time.monotonic()
+        if job is None:
+            return
+        if error is not None:
+            job.out.put(error)
+        elif reason is not None:
+            job.out.put(job.text.finish(reason, Usage(prompt_tokens=len(job.prompt),
+                                                      completion_tokens=job.generated,
+                                                      cached_tokens=job.reused)))
+        job.sampler.close()
+        job.released.set()
+
+    def _forget(self, slot: Slot) -> None:
+        self._rt.lib.llama_memory_seq_rm(self._rt.context.memory, slot.seq_id, -1, -1)
+        slot.cached = []
