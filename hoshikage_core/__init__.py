@@ -17,7 +17,6 @@ try:
 except PackageNotFoundError:  # running from a source tree that is not installed
     __version__ = "0.0.0"
 
-from .api import create_app  # noqa: E402
 from .config import HoshikageConfig, load_config  # noqa: E402
 from .errors import (  # noqa: E402
     ConfigError,
@@ -31,6 +30,17 @@ from .markers import hookimpl  # noqa: E402
 from .options import BackendOptions, parse_options  # noqa: E402
 from .text import StopMatcher  # noqa: E402
 from .types import ChatMessage, Chunk, GenerationRequest, ModelSpec, Usage  # noqa: E402
+
+
+def __getattr__(name: str) -> object:
+    """``create_app`` is imported on first use: FastAPI is slow to import, and
+    ``hoshikage run`` answers /health before it needs it."""
+    if name == "create_app":
+        from .api import create_app
+
+        return create_app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BackendOptions",

@@ -81,7 +81,7 @@ def run(config_path: str | None, host: str | None, port: int | None, log_level: 
     """
     import uvicorn
 
-    from .api import create_app
+    from .api.fast_start import FastStartApp
     from .hoshikage import Hoshikage
 
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
@@ -101,7 +101,12 @@ def run(config_path: str | None, host: str | None, port: int | None, log_level: 
         hoshikage = Hoshikage(config)
     except (ConfigError, PluginError) as exc:
         _fail(str(exc))
-    app = create_app(hoshikage, close_on_shutdown=True)
+    def build() -> object:
+        from .api import create_app
+
+        return create_app(hoshikage, close_on_shutdown=False)
+
+    app = FastStartApp(build, hoshikage)  # type: ignore[arg-type]
     names = ", ".join(
         f"{m.id} ({', '.join(m.aliases)})" if m.aliases else m.id for m in hoshikage.list_models()
     )

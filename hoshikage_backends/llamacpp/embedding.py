@@ -34,6 +34,7 @@ class EmbeddingContext:
             model_path=str(path), embedding=True, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx,
             n_threads=threads, n_threads_batch=threads, n_gpu_layers=options.n_gpu_layers,
             main_gpu=options.main_gpu, tensor_split=options.tensor_split,
+            flash_attn=options.flash_attn is True,
             use_mmap=options.use_mmap, verbose=options.verbose,
             pooling_type=self._pooling(llama_cpp, path),
         )

@@ -16,12 +16,13 @@ rest of the prompt is evaluated: turn 2 of a chat does not re-read turn 1.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import queue
 import threading
 import time
-from collections import deque
-from collections.abc import Callable, Iterator
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,6 +52,12 @@ class Job:
     released: threading.Event = field(default_factory=threading.Event)
     generated: int = 0
     reused: int = 0  # prompt tokens found in the slot's KV cache (not evaluated again)
+    # set for an async consumer: chunks go straight to its event loop, once per step
+    loop: asyncio.AbstractEventLoop | None = None
+    inbox: asyncio.Queue[Any] | None = None
+
+
+_RELEASED = object()  # the last item an async consumer receives
 
 
 @dataclass(eq=False)
@@ -80,6 +87,8 @@ class BatchEngine:
         self._piece = piece
         self._slots = [Slot(seq_id=i) for i in range(runtime.parallel)]
         self._waiting: deque[Job] = deque()
+        self._outbox: dict[asyncio.AbstractEventLoop, list[tuple[Job, Any]]] = defaultdict(list)
+        self._outbox_lock = threading.Lock()
         self._cond = threading.Condition()
         self._closing = False
         self._thread = threading.Thread(target=self._run, name=f"hoshikage-engine-{name}",
@@ -88,13 +97,24 @@ class BatchEngine:
 
     # -- request side -----------------------------------------------------------------
 
-    def submit(self, job: Job) -> Iterator[Chunk]:
-        """Queue ``job`` and yield its chunks; closing the iterator cancels it."""
+    def _enqueue(self, job: Job) -> None:
         with self._cond:
             if self._closing:
                 raise BackendError("the model is being unloaded")
             self._waiting.append(job)
             self._cond.notify()
+
+    def _cancel(self, job: Job) -> None:
+        job.cancelled.set()
+        with self._cond:
+            if job in self._waiting:  # never started
+                self._waiting.remove(job)
+                self._release(job)
+            self._cond.notify()
+
+    def submit(self, job: Job) -> Iterator[Chunk]:
+        """Queue ``job`` and yield its chunks; closing the iterator cancels it."""
+        self._enqueue(job)
         try:
             while True:
                 item = job.out.get()
@@ -104,21 +124,39 @@ class BatchEngine:
                 if item.is_final:
                     return
         finally:
-            job.cancelled.set()
-            with self._cond:
-                if job in self._waiting:  # never started
-                    self._waiting.remove(job)
-                    job.released.set()
-                self._cond.notify()
+            self._cancel(job)
             job.released.wait()  # the engine is done with it: nothing touches its slot now
+
+    async def asubmit(self, job: Job) -> AsyncIterator[Chunk]:
+        """Like :meth:`submit`, consumed on an event loop: no thread waits per token,
+        and the engine wakes the loop once per decode step for all its streams."""
+        job.loop, job.inbox = asyncio.get_running_loop(), asyncio.Queue()
+        self._enqueue(job)
+        released = False
+        try:
+            while True:
+                item = await job.inbox.get()
+                if item is _RELEASED:
+                    released = True
+                    continue
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+                if item.is_final:
+                    return
+        finally:
+            self._cancel(job)
+            while not released:  # wait (without blocking the loop) until the engine let go
+                released = await job.inbox.get() is _RELEASED
 
     def close(self) -> None:
         with self._cond:
             self._closing = True
             for job in self._waiting:
-                job.out.put(BackendError("the model was unloaded"))
-                job.released.set()
+                self._emit(job, BackendError("the model was unloaded"))
+                self._release(job)
             self._waiting.clear()
+            self._flush()
             self._cond.notify()
         self._thread.join()
 
@@ -132,6 +170,7 @@ class BatchEngine:
                 if self._closing:
                     for slot in self._active():
                         self._finish(slot, error=BackendError("the model was unloaded"))
+                    self._flush()
                     return
                 self._admit()
             for slot in self._active():
@@ -139,6 +178,7 @@ class BatchEngine:
                     self._finish(slot)
             active = self._active()
             if not active:
+                self._flush()
                 continue
             try:
                 self._step(active)
@@ -147,6 +187,7 @@ class BatchEngine:
                 for slot in active:
                     self._finish(slot, error=BackendError(f"llama.cpp decode failed: {exc}"))
                     self._forget(slot)
+            self._flush()
 
     def _active(self) -> list[Slot]:
         return [s for s in self._slots if s.job is not None]
@@ -214,7 +255,7 @@ class BatchEngine:
                    if job.logprobs is not None else None)
         chunk = job.text.push(self._piece(token), logprob)
         if chunk is not None:
-            job.out.put(chunk)
+            self._emit(job, chunk)
         if job.text.stopped:
             self._finish(slot, reason="stop")
         elif job.generated >= job.max_tokens:
@@ -230,14 +271,43 @@ class BatchEngine:
         if job is None:
             return
         if error is not None:
-            job.out.put(error)
+            self._emit(job, error)
         elif reason is not None:
-            job.out.put(job.text.finish(reason, Usage(prompt_tokens=len(job.prompt),
-                                                      completion_tokens=job.generated,
-                                                      cached_tokens=job.reused)))
+            self._emit(job, job.text.finish(reason, Usage(prompt_tokens=len(job.prompt),
+                                                          completion_tokens=job.generated,
+                                                          cached_tokens=job.reused)))
         job.sampler.close()
+        self._release(job)
+
+    def _emit(self, job: Job, item: Any) -> None:
+        if job.loop is None:
+            job.out.put(item)
+        else:
+            with self._outbox_lock:
+                self._outbox[job.loop].append((job, item))
+
+    def _release(self, job: Job) -> None:
         job.released.set()
+        if job.loop is not None:
+            self._emit(job, _RELEASED)
+
+    def _flush(self) -> None:
+        """Hand this step's items to their event loops: one wake-up per loop."""
+        with self._outbox_lock:
+            outbox, self._outbox = self._outbox, defaultdict(list)
+        for loop, items in outbox.items():
+            try:
+                loop.call_soon_threadsafe(_deliver, items)
+            except RuntimeError:  # that loop is closed: its consumers are gone
+                pass
+
 
     def _forget(self, slot: Slot) -> None:
         self._rt.lib.llama_memory_seq_rm(self._rt.context.memory, slot.seq_id, -1, -1)
         slot.cached = []
+
+
+def _deliver(items: list[tuple[Job, Any]]) -> None:
+    for job, item in items:
+        assert job.inbox is not None
+        job.inbox.put_nowait(item)

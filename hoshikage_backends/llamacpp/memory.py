@@ -62,6 +62,6 @@ def estimate_memory(path: Path, options: LlamaCppOptions, parallel: int = 1) -> 
     n_vocab = int(header.arch_value("vocab_size", 0) or
                   header.array_lengths.get("tokenizer.ggml.tokens", 0) or 0)
     ubatch = min(options.n_batch, _UBATCH)
-    scores = 0 if options.flash_attn else parallel * n_ctx * n_head
+    scores = 0 if options.flash_attn is True else parallel * n_ctx * n_head  # auto: may be off
     compute = max(n_vocab, scores) * ubatch * 4 + _OVERHEAD
     return MemoryEstimate(weights=header.tensor_bytes, kv_cache=kv, compute=compute)

@@ -6,7 +6,7 @@ import ctypes
 import json
 import logging
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -195,6 +195,11 @@ class LlamaCppModel:
     def generate(self, request: GenerationRequest) -> Iterator[Chunk]:
         """Yield text chunks, then a final chunk with finish_reason and usage."""
         yield from self.engine.submit(self.job(request))
+
+    def generate_async(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        """Build the job here (may block: template, tokenizer), then stream it on the
+        caller's event loop. What the plugin hands to Hoshikage."""
+        return self.engine.asubmit(self.job(request))
 
     # -- embeddings ------------------------------------------------------------
 

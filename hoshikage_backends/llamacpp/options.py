@@ -29,7 +29,8 @@ class LlamaCppOptions(BackendOptions):
     n_gpu_layers: int = Field(-1, ge=-1, description="layers offloaded to GPU; -1 = all")
     main_gpu: int = Field(0, ge=0)
     tensor_split: list[float] | None = Field(None, min_length=1)
-    flash_attn: bool = False
+    flash_attn: bool | Literal["auto"] = Field(
+        "auto", description="flash attention: true, false, or auto (llama.cpp decides)")
     type_k: KVCacheType | None = None
     type_v: KVCacheType | None = None
     use_mmap: bool = True
@@ -48,7 +49,7 @@ class LlamaCppOptions(BackendOptions):
             )
         if self.chat_format is not None and self.chat_template is not None:
             raise ValueError("set chat_format or chat_template, not both")
-        if self.type_v not in (None, "f16", "f32", "bf16") and not self.flash_attn:
+        if self.type_v not in (None, "f16", "f32", "bf16") and self.flash_attn is False:
             raise ValueError(
                 f"type_v = {self.type_v!r}: a quantized V cache needs flash_attn = true"
             )

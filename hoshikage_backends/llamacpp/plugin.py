@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Sequence
 
 from hoshikage_core import hookimpl
 from hoshikage_core.capabilities import ALL_FIELDS
@@ -41,8 +41,11 @@ def hoshikage_load(model: ModelSpec) -> LlamaCppModel:
 
 
 @hookimpl
-def hoshikage_generate(handle: LlamaCppModel, request: GenerationRequest) -> Iterator[Chunk]:
-    return handle.generate(request)
+def hoshikage_generate(handle: LlamaCppModel,
+                       request: GenerationRequest) -> AsyncIterator[Chunk]:
+    # Called in a worker thread: the prompt is built there; the chunks then flow
+    # straight from the decode engine to the event loop.
+    return handle.generate_async(request)
 
 
 @hookimpl

@@ -68,9 +68,12 @@ class Runtime:
             params.n_ubatch = min(self.n_batch, 512)
             params.n_threads = self.threads
             params.n_threads_batch = options.n_threads_batch or self.threads
-            params.flash_attn_type = (llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED if options.flash_attn
-                                      else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED)
-            params.kv_unified = False  # each sequence gets its own n_ctx cells
+            params.flash_attn_type = {
+                True: llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED,
+                False: llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED,
+                "auto": llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO,
+            }[options.flash_attn]
+            params.kv_unified = True
             params.no_perf = True
             for key in ("type_k", "type_v"):
                 value = getattr(options, key)

@@ -121,7 +121,10 @@ class BackendConformance:
             one = await collect(hk, self._request(conformance, max_tokens=6))
             two = await collect(hk, self._request(conformance, max_tokens=6))
             assert _text(one) == _text(two)
-            assert one[-1].usage == two[-1].usage
+            first, second = one[-1].usage, two[-1].usage
+            assert first is not None and second is not None
+            assert (first.prompt_tokens, first.completion_tokens) == \
+                (second.prompt_tokens, second.completion_tokens)
 
         run(conformance, check)
 

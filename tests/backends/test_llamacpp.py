@@ -159,8 +159,9 @@ def test_options_validation() -> None:
 
     assert parse().n_ctx == 4096
     assert parse(type_k="q8_0", type_v="q8_0", flash_attn=True).type_v == "q8_0"
+    assert parse(type_v="q4_0").flash_attn == "auto"
     with pytest.raises(OptionsError, match="needs flash_attn"):
-        parse(type_v="q4_0")
+        parse(type_v="q4_0", flash_attn=False)
     with pytest.raises(OptionsError, match="chat_format: expected one of"):
         parse(chat_format="klingon")
     with pytest.raises(OptionsError, match=r"models\.m\.options\.n_gpu_layers"):

@@ -1,0 +1,138 @@
+"""Turn benchmark results into docs/benchmarks.md and a PNG chart."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any
+
+__all__ = ["write_chart", "write_markdown"]
+
+BUILD_LLAMA_SERVER = """\
+```sh
+pip download --no-deps --no-binary :all: llama-cpp-python==0.3.36 -d /tmp/src
+tar xzf /tmp/src/llama_cpp_python-0.3.36.tar.gz -C /tmp/src
+cd /tmp/src/llama_cpp_python-0.3.36/vendor/llama.cpp   # the llama.cpp the wheel is built from
+cmake -B build -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF -DLLAMA_BUILD_TESTS=OFF
+cmake --build build --target llama-server -j 2          # about 10 minutes on 2 cores
+export LLAMA_SERVER=$PWD/build/bin/llama-server
+```"""
+
+
+STANDING_NOTES = [
+    "*decode tok/s* is a stream's tokens after the first divided by the time after the "
+    "first; *aggregate* is all streams' tokens divided by the wall time from the first "
+    "request to the last token; *completed* counts streams that ran to max_tokens.",
+    "llama-cpp-python's server handles one request at a time and, by default, cuts off "
+    "the running stream when another arrives: that is why its concurrent streams do not "
+    "complete. Hoshikage and llama-server queue what does not fit in their 4 slots.",
+    "Hoshikage decodes up to `parallel` streams in one llama.cpp batch (continuous "
+    "batching over llama-cpp-python's low-level API) and, like llama-server, keeps each "
+    "slot's KV cache for the next request with the same prefix (see the chat TTFT row).",
+    "Where the time goes (py-spy on the server during a single stream): about 89% of its "
+    "samples are inside `llama_decode`, about 3% in the event loop's wake-up and socket "
+    "writes, the rest (sampling, text, SSE) 1–2% together. Chunks go from the decode "
+    "thread to the event loop in one hand-over per decode step, with no thread per "
+    "request. The client (the `openai` SDK) shares the 2 cores with the server in every "
+    "row, so over-HTTP figures include its cost for all servers alike.",
+    "Both Hoshikage and llama-server use flash attention on `auto` (their default); raw "
+    "llama-cpp-python runs with its default, off. The machine is shared: figures move by "
+    "±10% between runs, so compare rows of one run.",
+]
+
+
+def _f(value: float | None, digits: int = 1) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None or math.isnan(value) else f"{value * 1000:.0f} ms"
+
+
+def write_markdown(results: dict[str, Any], path: Path, chart: Path | None) -> None:
+    machine, settings = results["machine"], results["settings"]
+    single = results["single"]
+    raw_rate = single.get("raw llama-cpp-python", {}).get("rate_p50")
+    lines = [
+        "# Benchmarks",
+        "",
+        "Produced by one run of `python bench/run.py` (see [bench/](../bench/)); all",
+        "contenders ran on the same machine in the same run, interleaved round by",
+        "round so that they share the machine's noise. Nothing here is asserted in",
+        "tests; CI runs `bench/run.py --short` only to keep the script working.",
+        "",
+        f"- **Machine**: {machine['cpu']}, {machine['cores']} cores usable, "
+        f"{machine['memory_gib']:.0f} GiB; {machine['system']}",
+        f"- **Software**: Python {machine['python']}, llama-cpp-python "
+        f"{machine['llama_cpp_python']}, Hoshikage {machine['hoshikage']}"
+        + (f", llama-server {machine['llama_server']}" if machine.get("llama_server") else ""),
+        f"- **Workload**: {settings['model_name']}, {settings['threads']} threads, greedy "
+        f"completions of {settings['tokens']} tokens (counting prompts, so none stops early), "
+        f"{settings['rounds']} rounds; servers have {settings['slots']} slots of "
+        f"{settings['n_ctx']} tokens; the `openai` SDK streams as the client.",
+        f"- **Run**: {results['date']}, `{results['command']}`",
+        "",
+        "## One stream",
+        "",
+        "| system | decode tok/s (p50) | × raw | TTFT p50 | TTFT p95 |",
+        "|---|---|---|---|---|",
+    ]
+    for name, row in single.items():
+        ratio = row["rate_p50"] / raw_rate if raw_rate else float("nan")
+        lines.append(f"| {name} | {_f(row['rate_p50'])} | {_f(ratio, 2)} | "
+                     f"{_ms(row['ttft_p50'])} | {_ms(row['ttft_p95'])} |")
+    for n, table in results["concurrent"].items():
+        lines += ["", f"## {n} concurrent streams", "",
+                  "| system | aggregate tok/s | × raw single | completed | TTFT p50 | TTFT max |",
+                  "|---|---|---|---|---|---|"]
+        for name, row in table.items():
+            ratio = row["aggregate"] / raw_rate if raw_rate else float("nan")
+            lines.append(f"| {name} | {_f(row['aggregate'])} | {_f(ratio, 2)} | "
+                         f"{row['completed']} of {row['streams']} | {_ms(row['ttft_p50'])} | "
+                         f"{_ms(row['ttft_max'])} |")
+    ops = results["operations"]
+    lines += ["", "## Start, load, switch, memory", "",
+              "| figure | value |", "|---|---|"]
+    for label, value in ops.items():
+        lines.append(f"| {label} | {value} |")
+    if chart is not None:
+        lines += ["", f"![decode throughput]({chart.name})"]
+    lines += ["", "## Notes", ""] + [f"- {note}" for note in [*STANDING_NOTES,
+                                                                *results.get("notes", [])]]
+    lines += ["", "## Reproduce", "",
+              "```sh", "pip install -e '.[dev]'", "python bench/run.py            "
+              "# full run, writes docs/benchmarks.md and docs/benchmarks.png",
+              "python bench/run.py --short    # a quick smoke run (what CI does)", "```", "",
+              "llama.cpp's `llama-server` joins the comparison when a binary is given with "
+              "`--llama-server PATH` or `$LLAMA_SERVER`. Build it from the llama.cpp sources "
+              "inside the llama-cpp-python sdist, so both run the same llama.cpp:", "",
+              BUILD_LLAMA_SERVER, ""]
+    path.write_text("\n".join(lines))
+
+
+def write_chart(results: dict[str, Any], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = ["1 stream"] + [f"{n} streams" for n in results["concurrent"]]
+    systems = list(results["single"])
+    fig, ax = plt.subplots(figsize=(8, 4.2), dpi=110)
+    width = 0.8 / max(1, len(systems))
+    for i, system in enumerate(systems):
+        values = [results["single"][system]["rate_p50"]]
+        values += [results["concurrent"][n].get(system, {}).get("aggregate", 0.0)
+                   for n in results["concurrent"]]
+        positions = [g + (i - (len(systems) - 1) / 2) * width for g in range(len(groups))]
+        bars = ax.bar(positions, values, width, label=system)
+        ax.bar_label(bars, fmt="%.0f", fontsize=7)
+    ax.set_xticks(range(len(groups)), groups)
+    ax.set_ylabel("tokens/s (single: decode rate; concurrent: aggregate)")
+    ax.set_title(f"{results['settings']['model_name']} on {results['machine']['cores']} cores")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
