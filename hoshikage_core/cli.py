@@ -112,6 +112,9 @@ def run(config_path: str | None, host: str | None, port: int | None, log_level: 
     )
     click.echo(f"Hoshikage {__version__} on http://{server.host}:{server.port}  models: "
                f"{names or 'none'}", err=True)
+    # The decode engine needs the GIL for a moment between llama.cpp steps; hand it
+    # over sooner than the default 5 ms when the event loop is busy writing streams.
+    sys.setswitchinterval(0.0005)
     # uvicorn shuts down gracefully on SIGTERM/SIGINT, restores these handlers and
     # re-raises the signal: by then all is stopped and unloaded, so exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
