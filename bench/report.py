@@ -124,10 +124,11 @@ def write_chart(results: dict[str, Any], path: Path) -> None:
     width = 0.8 / max(1, len(systems))
     for i, system in enumerate(systems):
         values = [results["single"][system]["rate_p50"]]
-        values += [results["concurrent"][n].get(system, {}).get("aggregate", 0.0)
+        values += [results["concurrent"][n].get(system, {}).get("aggregate", float("nan"))
                    for n in results["concurrent"]]
-        positions = [g + (i - (len(systems) - 1) / 2) * width for g in range(len(groups))]
-        bars = ax.bar(positions, values, width, label=system)
+        offset = (i - (len(systems) - 1) / 2) * width
+        shown = [(g + offset, v) for g, v in enumerate(values) if not math.isnan(v)]
+        bars = ax.bar([p for p, _ in shown], [v for _, v in shown], width, label=system)
         ax.bar_label(bars, fmt="%.0f", fontsize=7)
     ax.set_xticks(range(len(groups)), groups)
     ax.set_ylabel("tokens/s (single: decode rate; concurrent: aggregate)")

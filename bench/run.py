@@ -48,6 +48,18 @@ def prompts(count: int) -> list[str]:
     return [", ".join(str(s + i) for i in range(4)) + "," for s in range(1, 16 * count, 16)]
 
 
+def rotated(items: list[Any], by: int) -> list[Any]:
+    """A different contender goes first each round, so none always follows another."""
+    shift = by % len(items)
+    return items[shift:] + items[:shift]
+
+
+def settle() -> None:
+    """A pause between measurements: the last contender's compute threads (OpenMP
+    spins after its work) must not steal the next one's CPU."""
+    time.sleep(0.5)
+
+
 def machine_info(llama_server: Path | None) -> dict[str, Any]:
     import llama_cpp
 
@@ -196,12 +208,17 @@ def main() -> None:
 
         singles: dict[str, list[Any]] = {raw.name: []} | {s.name: [] for s in servers}
         text = prompts(1)[0]
-        for _ in range(rounds):  # interleaved: every contender once per round
-            ttft, end, count = raw.stream(text, tokens)
-            singles[raw.name].append((ttft, (count - 1) / (end - ttft) if count > 1 else 0.0))
-            for server in servers:
-                result = single(clients[server.name], server.model, text, tokens)
-                singles[server.name].append((result.ttft, result.decode_rate))
+        contenders: list[Any] = [raw, *servers]
+        for r in range(rounds):  # interleaved: every contender once per round, order rotating
+            for contender in rotated(contenders, r):
+                settle()
+                if contender is raw:
+                    ttft, end, count = raw.stream(text, tokens)
+                    rate = (count - 1) / (end - ttft) if count > 1 else 0.0
+                    singles[raw.name].append((ttft, rate))
+                else:
+                    result = single(clients[contender.name], contender.model, text, tokens)
+                    singles[contender.name].append((result.ttft, result.decode_rate))
         single_table = {name: {
             "rate_p50": statistics.median(r for _, r in runs),
             "ttft_p50": percentile([t for t, _ in runs], 50),
@@ -211,8 +228,9 @@ def main() -> None:
         concurrent_tables: dict[str, dict[str, Any]] = {}
         for level in levels:
             runs: dict[str, list[Any]] = {s.name: [] for s in servers}
-            for _ in range(rounds):
-                for server in servers:
+            for r in range(rounds):
+                for server in rotated(servers, r):
+                    settle()
                     runs[server.name].append(concurrent(clients[server.name], server.model,
                                                         prompts(level), tokens))
             concurrent_tables[str(level)] = {name: {
