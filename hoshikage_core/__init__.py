@@ -11,6 +11,7 @@ Serve it: ``create_app(Hoshikage(...))`` returns a FastAPI app.
 """
 
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 try:
     __version__ = version("hoshikage")
@@ -30,6 +31,9 @@ from .markers import hookimpl  # noqa: E402
 from .options import BackendOptions, parse_options  # noqa: E402
 from .text import StopMatcher  # noqa: E402
 from .types import ChatMessage, Chunk, GenerationRequest, ModelSpec, Usage  # noqa: E402
+
+if TYPE_CHECKING:
+    from .api.app import create_app
 
 
 def __getattr__(name: str) -> object:

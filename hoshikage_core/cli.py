@@ -102,7 +102,7 @@ def run(config_path: str | None, host: str | None, port: int | None, log_level: 
     except (ConfigError, PluginError) as exc:
         _fail(str(exc))
     def build() -> object:
-        from .api import create_app
+        from .api.app import create_app
 
         return create_app(hoshikage, close_on_shutdown=False)
 
