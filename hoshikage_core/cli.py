@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ipaddress
 import json
-import logging
 import math
 import os
 import signal
@@ -18,6 +16,8 @@ from . import __version__
 from .client_cli import register as register_client_commands
 from .config import CONFIG_ENV_VAR, HoshikageConfig, default_config, load_config
 from .errors import ConfigError, PluginError
+from .logs import configure_logging
+from .security import check_bind
 
 __all__ = ["main"]
 
@@ -37,15 +37,6 @@ def _read_config(path: str | None) -> HoshikageConfig:
     """--config, else $HOSHIKAGE_CONFIG, else the bundled default model."""
     path = path or os.environ.get(CONFIG_ENV_VAR) or None
     return load_config(Path(path)) if path else default_config()
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,7 +62,10 @@ def main() -> None:
 @click.option("--port", type=click.IntRange(0, 65535), help="Port (overrides [server] port).")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
-def run(config_path: str | None, host: str | None, port: int | None, log_level: str) -> None:
+@click.option("--log-format", type=click.Choice(["text", "json"]),
+              help="Log lines as text or JSON (overrides [server] log_format).")
+def run(config_path: str | None, host: str | None, port: int | None, log_level: str,
+        log_format: str | None) -> None:
     """Serve the configured models over HTTP.
 
     \b
@@ -84,8 +78,6 @@ def run(config_path: str | None, host: str | None, port: int | None, log_level: 
     from .api.fast_start import FastStartApp
     from .hoshikage import Hoshikage
 
-    logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: "
-                        "%(message)s")
     try:
         config = _read_config(config_path)
         server = config.server
@@ -93,12 +85,9 @@ def run(config_path: str | None, host: str | None, port: int | None, log_level: 
             server.host = host
         if port is not None:
             server.port = port
-        if not _is_loopback(server.host) and not server.api_keys:
-            raise ConfigError(
-                f"Refusing to listen on {server.host} without API keys: anyone on the network "
-                "could use your models. Set [server] api_keys, or listen on 127.0.0.1."
-            )
         hoshikage = Hoshikage(config)
+        check_bind(server, hoshikage.api_keys)
+        configure_logging(log_level, log_format or server.log_format)
     except (ConfigError, PluginError) as exc:
         _fail(str(exc))
     def build() -> object:
@@ -120,6 +109,7 @@ def run(config_path: str | None, host: str | None, port: int | None, log_level: 
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
     uvicorn.run(app, host=server.host, port=server.port, log_level=log_level,
+                log_config=None, access_log=False,  # our logging; our access lines
                 timeout_graceful_shutdown=None if math.isinf(server.shutdown_timeout)
                 else int(math.ceil(server.shutdown_timeout)))
 

@@ -17,9 +17,11 @@ from .clock import Clock, SystemClock
 from .config import HoshikageConfig, describe_validation_error, load_config, validate_config
 from .errors import ConfigError
 from .lifecycle import ModelInfo, ModelManager
+from .metrics import Metrics
 from .options import OptionsError
 from .plugin_loading import create_plugin_manager
 from .plugins import Plugins
+from .security import resolve_api_keys
 from .types import (
     ChatMessage,
     Chunk,
@@ -76,7 +78,11 @@ class Hoshikage:
         self._executor = ThreadPoolExecutor(max_workers=max_workers,
                                             thread_name_prefix="hoshikage")
         self.clock: Clock = clock or SystemClock()
-        self.models = ModelManager(self.config, self.plugins, self._executor, self.clock)
+        self.metrics = Metrics()
+        self.models = ModelManager(self.config, self.plugins, self._executor, self.clock,
+                                   self.metrics)
+        self.metrics.watch_models(self.models.infos)
+        self.api_keys = resolve_api_keys(self.config.server, os.environ)
         self._closed = False
         self._started = False
         self.started_at = int(time.time())

@@ -10,7 +10,8 @@ from fastapi import FastAPI
 from .. import __version__
 from ..hoshikage import ConfigSource, Hoshikage
 from .errors import install_error_handlers
-from .routers import admin, chat, completions, embeddings, health, models, tokens
+from .middleware import BodySizeLimit, RequestContext
+from .routers import admin, chat, completions, embeddings, health, metrics, models, tokens
 
 __all__ = ["create_app"]
 
@@ -50,6 +51,16 @@ def create_app(
     )
     app.state.hoshikage = instance
     install_error_handlers(app)
-    for module in (health, models, chat, completions, embeddings, tokens, admin):
+    for module in (health, models, chat, completions, embeddings, tokens, admin, metrics):
         app.include_router(module.router)
+    server = instance.config.server
+    if server.cors_origins:  # off unless configured
+        from starlette.middleware.cors import CORSMiddleware
+
+        app.add_middleware(CORSMiddleware, allow_origins=server.cors_origins,
+                           allow_methods=["GET", "POST", "OPTIONS"],
+                           allow_headers=["authorization", "content-type", "x-request-id"],
+                           expose_headers=["x-request-id", "retry-after"])
+    app.add_middleware(BodySizeLimit, limit=server.max_body_size)
+    app.add_middleware(RequestContext, metrics=instance.metrics)  # outermost: sees all
     return app

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import logging
 from typing import Annotated
 
@@ -11,8 +10,10 @@ from pydantic import BaseModel
 
 from ..errors import HoshikageError
 from ..hoshikage import Hoshikage
+from ..security import key_matches
 
-__all__ = ["HoshikageDep", "get_hoshikage", "log_unknown_fields", "require_api_key"]
+__all__ = ["HoshikageDep", "get_hoshikage", "log_exchange", "log_unknown_fields",
+           "require_api_key"]
 
 log = logging.getLogger(__name__)
 
@@ -28,23 +29,26 @@ HoshikageDep = Annotated[Hoshikage, Depends(get_hoshikage)]
 
 def require_api_key(request: Request) -> None:
     """Bearer auth against ``[server] api_keys``; no keys configured = open."""
-    keys = get_hoshikage(request).config.server.api_keys
+    keys = get_hoshikage(request).api_keys
     if not keys:
         return
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
     token = token.strip()
-    if scheme.lower() == "bearer" and token:
-        presented = token.encode()
-        # compare against every key, in constant time per key
-        if any(hmac.compare_digest(presented, key.encode()) for key in keys):
-            return
+    if scheme.lower() == "bearer" and token and key_matches(token, keys):
+        return
     message = (
         "Missing API key: send it as 'Authorization: Bearer YOUR_KEY'."
         if not token else "Incorrect API key provided."
     )
     raise HoshikageError(message, status_code=401, error_type="authentication_error",
                          code="invalid_api_key")
+
+
+def log_exchange(hoshikage: Hoshikage, what: str, content: object) -> None:
+    """Log a prompt or an output, only if the operator enabled ``log_prompts``."""
+    if hoshikage.config.server.log_prompts:
+        log.info("%s: %s", what, content)
 
 
 def log_unknown_fields(body: BaseModel, endpoint: str) -> None:

@@ -33,7 +33,7 @@ __all__ = [
     "ToolDefinition",
 ]
 
-MAX_N = 16
+MAX_N = 128  # the per-model limit is [models.NAME] max_n
 MAX_TOP_LOGPROBS = 20
 
 

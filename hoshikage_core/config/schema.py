@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -47,12 +47,41 @@ class _Table(BaseModel):
 
 
 class ServerConfig(_Table):
-    """``[server]``: where to listen and who may call."""
+    """``[server]``: where to listen, who may call, what is logged."""
 
     host: str = "127.0.0.1"
     port: int = Field(3030, ge=0, le=65535)
     api_keys: list[Annotated[str, Field(min_length=8)]] = Field(default_factory=list)
+    api_keys_file: Path | None = None
+    allow_insecure_public_bind: bool = False
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_size: ByteSize = 4 * 2**20
     shutdown_timeout: Duration = 30.0
+    log_prompts: bool = False
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("api_keys_file")
+    @classmethod
+    def _keys_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        if path is None:
+            return None
+        path = path.expanduser()
+        base_dir = (info.context or {}).get("base_dir")
+        if not path.is_absolute() and base_dir is not None:
+            path = Path(base_dir) / path
+        if not path.is_file():
+            raise ValueError(f"expected a file with one API key per line; {path} does not "
+                             "exist")
+        return path.resolve()
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if origin != "*" and not origin.startswith(("http://", "https://")):
+                raise ValueError(f"expected origins like https://app.example.com or \"*\"; "
+                                 f"got {origin!r}")
+        return origins
 
 
 class DefaultsConfig(_Table):
@@ -64,6 +93,8 @@ class DefaultsConfig(_Table):
     parallel: int = Field(1, ge=1)
     max_queue: int = Field(32, ge=0)
     fairness_cap: int = Field(8, ge=1)
+    max_tokens_limit: int | None = Field(None, ge=1)
+    max_n: int = Field(16, ge=1, le=128)
 
 
 class SamplingDefaults(_Table):
@@ -96,6 +127,8 @@ class ModelConfig(_Table):
     idle_timeout: Duration | None = None
     parallel: int | None = Field(None, ge=1)
     max_queue: int | None = Field(None, ge=0)
+    max_tokens_limit: int | None = Field(None, ge=1)
+    max_n: int | None = Field(None, ge=1, le=128)
     preload: bool = False
 
     @field_validator("path", mode="before")
@@ -180,6 +213,8 @@ class HoshikageConfig(_Table):
             else defaults.idle_timeout,
             parallel=model.parallel or defaults.parallel,
             max_queue=model.max_queue if model.max_queue is not None else defaults.max_queue,
+            max_tokens_limit=model.max_tokens_limit or defaults.max_tokens_limit,
+            max_n=model.max_n or defaults.max_n,
         )
 
 
@@ -191,3 +226,5 @@ class EffectiveModelSettings(BaseModel):
     idle_timeout: float = math.inf
     parallel: int = 1
     max_queue: int = 32
+    max_tokens_limit: int | None = None
+    max_n: int = 16

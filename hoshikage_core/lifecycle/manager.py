@@ -35,12 +35,14 @@ from ..config.sizes import format_bytes
 from ..errors import (
     BackendUnavailableError,
     HoshikageError,
+    InvalidRequestError,
     ModelLoadError,
     ModelNotFoundError,
     ModelTooLargeError,
     QueueFullError,
     ShuttingDownError,
 )
+from ..metrics import Metrics
 from ..plugins import Backend, Plugins
 from ..threads import iterate_in_thread
 from ..types import Chunk, GenerationRequest
@@ -66,8 +68,9 @@ class ModelManager:
     """All configured models of one :class:`~hoshikage_core.Hoshikage`."""
 
     def __init__(self, config: HoshikageConfig, plugins: Plugins, executor: Executor,
-                 clock: Clock) -> None:
+                 clock: Clock, metrics: Metrics | None = None) -> None:
         self._plugins = plugins
+        self._metrics = metrics or Metrics()
         self._executor = executor
         self._clock = clock
         self._max_loaded = config.defaults.max_loaded_models
@@ -111,6 +114,8 @@ class ModelManager:
         await self._acquire(model, keep_alive)
         started = time.perf_counter()
         sent, finished = 0, False
+        metrics, label = self._metrics, model.name
+        last_text = 0.0
         try:
             backend, handle = self._backend(model), model.handle
             stream = iterate_in_thread(lambda: backend.generate(handle, request), self._executor)
@@ -118,6 +123,17 @@ class ModelManager:
                 async for chunk in chunks:
                     finished = chunk.is_final
                     sent += 1
+                    if chunk.text:
+                        now = time.perf_counter()
+                        if last_text:
+                            metrics.inter_token_latency.labels(label).observe(now - last_text)
+                        else:
+                            metrics.time_to_first_token.labels(label).observe(now - started)
+                        last_text = now
+                    if chunk.usage is not None:
+                        metrics.prompt_tokens.labels(label).inc(chunk.usage.prompt_tokens)
+                        metrics.generated_tokens.labels(label).inc(
+                            chunk.usage.completion_tokens)
                     yield chunk
         finally:
             if not finished:
@@ -276,8 +292,11 @@ class ModelManager:
             if handle is None:
                 raise RuntimeError(f"backend '{model.config.backend}' returned no handle")
         except Exception as exc:
+            self._metrics.loads.labels(model.name, "failed").inc()
             self._fail(model, exc)
         else:
+            self._metrics.loads.labels(model.name, "ok").inc()
+            self._metrics.load_seconds.labels(model.name).observe(time.perf_counter() - started)
             model.handle, model.error, model.failures = handle, None, 0
             model.load_seconds = round(time.perf_counter() - started, 3)
             model.served_while_others_wait = 0
@@ -310,6 +329,10 @@ class ModelManager:
 
     async def _unload(self, model: ManagedModel, handle: Any, why: str) -> None:
         log.info("unloading model %s (%s)", model.name, why)
+        reason = ("shutdown" if self._closing else "idle" if why == "idle timeout"
+                  else "evicted" if why.startswith("making room") else "requested")
+        self._metrics.unloads.labels(model.name, reason).inc()
+        started = time.perf_counter()
         try:
             backend = self._plugins.backend(model.config.backend)
             if backend is not None:
@@ -319,6 +342,7 @@ class ModelManager:
         except Exception:
             log.exception("model %s failed to unload cleanly", model.name)
         finally:
+            self._metrics.unload_seconds.labels(model.name).observe(time.perf_counter() - started)
             model.state = ModelState.UNLOADED
             model.unload_requested = False
             model.served_while_others_wait = 0
@@ -466,10 +490,20 @@ class ModelManager:
 
 
 def _with_model_defaults(request: GenerationRequest, model: ManagedModel) -> GenerationRequest:
-    """Fill the fields the request left out from ``[models.NAME.sampling]``."""
+    """Fill the fields the request left out from ``[models.NAME.sampling]``, and hold
+    ``max_tokens`` to the model's ``max_tokens_limit``."""
     defaults = model.config.sampling.as_request_defaults()
     missing = {k: v for k, v in defaults.items() if getattr(request, k) is None}
-    return dataclasses.replace(request, model=model.name, **missing)
+    request = dataclasses.replace(request, model=model.name, **missing)
+    limit = model.settings.max_tokens_limit
+    if limit is not None:
+        if request.max_tokens is None:
+            request = dataclasses.replace(request, max_tokens=limit)
+        elif request.max_tokens > limit:
+            raise InvalidRequestError(
+                f"max_tokens is {request.max_tokens}, more than model '{model.name}' allows "
+                f"({limit}, its max_tokens_limit).", param="max_tokens")
+    return request
 
 
 async def _first_of(*awaitables: Any) -> None:

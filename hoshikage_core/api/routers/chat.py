@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, Response
 from ...errors import InvalidRequestError
 from ...hoshikage import Completion
 from ...types import Chunk, GenerationRequest, TokenLogprob, Usage
-from ..deps import HoshikageDep, log_unknown_fields, require_api_key
+from ..deps import HoshikageDep, log_exchange, log_unknown_fields, require_api_key
 from ..disconnect import until_disconnected
 from ..logprobs_format import chat_logprobs
 from ..protocol import ChatCompletionRequest
@@ -74,8 +74,13 @@ async def chat_completions(
 ) -> Response:
     log_unknown_fields(body, "chat/completions")
     model = hoshikage.models.get(body.model)
+    http_request.state.hoshikage_model = model.name
+    if body.n > model.settings.max_n:
+        raise InvalidRequestError(f"n is {body.n}; model '{model.name}' allows at most "
+                                  f"{model.settings.max_n} (its max_n).", param="n")
     plan = plan_tools(body)
     requests = _generations(body, model.name, plan)
+    log_exchange(hoshikage, "prompt", [m.model_dump(exclude_none=True) for m in body.messages])
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())
     envelope = {"id": completion_id, "created": created, "model": model.name,
@@ -87,6 +92,7 @@ async def chat_completions(
             results.append(await until_disconnected(
                 http_request, hoshikage.run(request, keep_alive=body.keep_alive)))
         choices = []
+        log_exchange(hoshikage, "output", [r.text for r in results])
         for index, result in enumerate(results):
             message, finish = _message(result.text, result.finish_reason, plan)
             choices.append({
@@ -108,6 +114,7 @@ async def chat_completions(
 
     async def frames(chunks: AsyncIterator[Chunk]) -> AsyncIterator[dict[str, Any]]:
         usages: list[Usage] = []
+        texts = [""] * len(requests)
         for index, request in enumerate(requests):
             source = chunks if index == 0 else hoshikage.generate(request,
                                                                   keep_alive=body.keep_alive)
@@ -117,8 +124,10 @@ async def chat_completions(
                               "logprobs": chat_logprobs(logprobs) if logprobs is not None
                               else None}
                     yield frame([choice])
+                    texts[index] += delta.get("content") or ""
                     if usage is not None:
                         usages.append(usage)
+        log_exchange(hoshikage, "output", texts)
         if include_usage:
             yield frame([], _total(usages))
 

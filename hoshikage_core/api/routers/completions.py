@@ -17,7 +17,7 @@ from ...errors import InvalidRequestError
 from ...hoshikage import Completion
 from ...plugins import Backend
 from ...types import Chunk, GenerationRequest, Usage
-from ..deps import HoshikageDep, log_unknown_fields, require_api_key
+from ..deps import HoshikageDep, log_exchange, log_unknown_fields, require_api_key
 from ..disconnect import until_disconnected
 from ..logprobs_format import completion_logprobs
 from ..protocol import CompletionRequest
@@ -83,7 +83,12 @@ async def completions(
 ) -> Response:
     log_unknown_fields(body, "completions")
     model = hoshikage.models.get(body.model)
+    http_request.state.hoshikage_model = model.name
+    if body.n > model.settings.max_n:
+        raise InvalidRequestError(f"n is {body.n}; model '{model.name}' allows at most "
+                                  f"{model.settings.max_n} (its max_n).", param="n")
     choices = _choices(body, model.name, await _echoes(body, model.name, hoshikage))
+    log_exchange(hoshikage, "prompt", body.prompt)
     envelope = {"id": f"cmpl-{uuid.uuid4().hex}", "object": "text_completion",
                 "created": int(time.time()), "model": model.name, "system_fingerprint": None}
 
@@ -95,6 +100,7 @@ async def completions(
         for choice in choices:
             done.append((choice, await until_disconnected(
                 http_request, hoshikage.run(choice.request, keep_alive=body.keep_alive))))
+        log_exchange(hoshikage, "output", [r.text for _, r in done])
         return JSONResponse({**envelope, "choices": [{
             "index": index, "text": choice.echo + result.text,
             "finish_reason": result.finish_reason,
@@ -108,6 +114,7 @@ async def completions(
 
     async def frames(chunks: AsyncIterator[Chunk]) -> AsyncIterator[dict[str, Any]]:
         finished: list[tuple[_Choice, Usage]] = []
+        texts = [""] * len(choices)
         for index, choice in enumerate(choices):
             source = chunks if index == 0 else hoshikage.generate(
                 choice.request, keep_alive=body.keep_alive)
@@ -123,8 +130,10 @@ async def completions(
                             "finish_reason": chunk.finish_reason,
                             "logprobs": logprobs_of(chunk.logprobs, offset)}]}
                         offset += len(chunk.text)
+                        texts[index] += chunk.text
                     if chunk.usage is not None:
                         finished.append((choice, chunk.usage))
+        log_exchange(hoshikage, "output", texts)
         if include_usage:
             yield {**envelope, "choices": [], "usage": _usage(finished)}
 

@@ -28,6 +28,7 @@ async def embeddings(body: EmbeddingRequest, http_request: Request,
                      hoshikage: HoshikageDep) -> dict[str, Any]:
     log_unknown_fields(body, "embeddings")
     model = hoshikage.models.get(body.model)
+    http_request.state.hoshikage_model = model.name
     inputs = body.inputs()
     backend = hoshikage.plugins.backend(model.config.backend)
     if backend is not None and not backend.supports("hoshikage_embed"):
