@@ -38,6 +38,8 @@ class EchoBackend:
     handles: list[EchoHandle] = field(default_factory=list)
     requests: list[GenerationRequest] = field(default_factory=list)
     turnstile: threading.Semaphore | None = None
+    fail_unload: bool = False
+    unload_gate: threading.Event | None = None
     started: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
 
@@ -95,7 +97,11 @@ class EchoBackend:
 
     @hookimpl
     def hoshikage_unload(self, handle: EchoHandle) -> None:
+        if self.unload_gate is not None:
+            self.unload_gate.wait(timeout=30)
         self.unloads.append(handle.name)
+        if self.fail_unload:
+            raise RuntimeError("unload blew up")
 
 
 @dataclass(eq=False)

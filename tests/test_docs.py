@@ -133,3 +133,20 @@ def test_admin_fields_are_documented() -> None:
     fields = set(ModelInfo("x", "b", (), ModelState.READY, None).to_dict())
     text = (REPO / "docs" / "admin.md").read_text()
     assert all(f'"{name}"' in text for name in fields)
+
+
+def test_every_metric_is_documented() -> None:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from hoshikage_core.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.watch_models(lambda: [])
+    text = (REPO / "docs" / "observability.md").read_text()
+    names = {family.name for family in text_string_to_metric_families(
+        metrics.exposition().decode())}
+    names |= {"hoshikage_model_loaded", "hoshikage_model_memory_bytes",
+              "hoshikage_running_requests", "hoshikage_queue_depth"}
+    for name in names:
+        documented = f"`{name}`" in text or f"`{name}_total`" in text
+        assert documented, name

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -12,6 +13,7 @@ from ..hoshikage import ConfigSource, Hoshikage
 from .errors import install_error_handlers
 from .middleware import BodySizeLimit, RequestContext
 from .routers import admin, chat, completions, embeddings, health, metrics, models, tokens
+from .schema_docs import install_openapi
 
 __all__ = ["create_app"]
 
@@ -43,6 +45,9 @@ def create_app(
             if owns:
                 await instance.aclose()
 
+    # sse-starlette logs every chunk it sends at DEBUG: that would put outputs in the
+    # logs. Prompts and outputs are logged only through [server] log_prompts.
+    logging.getLogger("sse_starlette").setLevel(logging.INFO)
     app = FastAPI(
         title="Hoshikage",
         version=__version__,
@@ -51,6 +56,7 @@ def create_app(
     )
     app.state.hoshikage = instance
     install_error_handlers(app)
+    install_openapi(app)
     for module in (health, models, chat, completions, embeddings, tokens, admin, metrics):
         app.include_router(module.router)
     server = instance.config.server

@@ -104,14 +104,10 @@ class BodySizeLimit:
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            error = self._error(f"{int(declared)} bytes")
-            body = json.dumps(error.to_dict()).encode()
-            await send({"type": "http.response.start", "status": 413,
-                        "headers": [(b"content-type", b"application/json"),
-                                    (b"content-length", str(len(body)).encode())]})
-            await send({"type": "http.response.body", "body": body})
+            await self._refuse(send, f"{int(declared)} bytes")
             return
         received = 0
+        started = False
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -119,7 +115,28 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    raise self._error(f"more than {self.limit} bytes")
+                    raise _BodyTooLarge
             return message
 
-        await self.app(scope, counting_receive, send)
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await self._refuse(send, f"more than {self.limit} bytes")
+
+    async def _refuse(self, send: Send, size: str) -> None:
+        body = json.dumps(self._error(size).to_dict()).encode()
+        await send({"type": "http.response.start", "status": 413,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode())]})
+        await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(BaseException):
+    """Raised from ``receive`` mid-body; a BaseException so that FastAPI's body
+    parsing (which turns exceptions into a 400) lets it through to us."""

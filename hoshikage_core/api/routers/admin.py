@@ -10,8 +10,10 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from ..deps import HoshikageDep, require_api_key
+from ..schema_docs import ERROR_RESPONSES
 
-router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_api_key)])
+router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_api_key)],
+                   responses=ERROR_RESPONSES)
 
 
 @router.get("/models")

@@ -20,12 +20,14 @@ from ..deps import HoshikageDep, log_exchange, log_unknown_fields, require_api_k
 from ..disconnect import until_disconnected
 from ..logprobs_format import chat_logprobs
 from ..protocol import ChatCompletionRequest
+from ..schema_docs import ERROR_RESPONSES
 from ..streaming import open_stream, sse_response
 from ..structured import output_schema
 from ..tools import ToolPlan, might_be_a_call, plan_tools
 from .usage import usage_dict
 
-router = APIRouter(tags=["openai"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["openai"], dependencies=[Depends(require_api_key)],
+                   responses=ERROR_RESPONSES)
 
 
 def _generations(body: ChatCompletionRequest, model: str, plan: ToolPlan

@@ -21,10 +21,12 @@ from ..deps import HoshikageDep, log_exchange, log_unknown_fields, require_api_k
 from ..disconnect import until_disconnected
 from ..logprobs_format import completion_logprobs
 from ..protocol import CompletionRequest
+from ..schema_docs import ERROR_RESPONSES
 from ..streaming import open_stream, sse_response
 from .usage import usage_dict
 
-router = APIRouter(tags=["openai"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["openai"], dependencies=[Depends(require_api_key)],
+                   responses=ERROR_RESPONSES)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -13,8 +13,10 @@ from ...plugins import Backend
 from ..deps import HoshikageDep, log_unknown_fields, require_api_key
 from ..disconnect import until_disconnected
 from ..protocol import EmbeddingRequest
+from ..schema_docs import ERROR_RESPONSES
 
-router = APIRouter(tags=["openai"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["openai"], dependencies=[Depends(require_api_key)],
+                   responses=ERROR_RESPONSES)
 
 
 def _encode(vector: list[float], encoding: str) -> list[float] | str:

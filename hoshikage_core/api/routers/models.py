@@ -8,8 +8,10 @@ from fastapi import APIRouter, Depends
 
 from ...lifecycle import ModelInfo
 from ..deps import HoshikageDep, require_api_key
+from ..schema_docs import ERROR_RESPONSES
 
-router = APIRouter(tags=["openai"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["openai"], dependencies=[Depends(require_api_key)],
+                   responses=ERROR_RESPONSES)
 
 
 def model_object(info: ModelInfo, created: int) -> dict[str, Any]:

@@ -10,8 +10,10 @@ from pydantic import BaseModel, ConfigDict, Field
 from ...errors import InvalidRequestError
 from ...plugins import Backend
 from ..deps import HoshikageDep, require_api_key
+from ..schema_docs import ERROR_RESPONSES
 
-router = APIRouter(tags=["extras"], dependencies=[Depends(require_api_key)])
+router = APIRouter(tags=["extras"], dependencies=[Depends(require_api_key)],
+                   responses=ERROR_RESPONSES)
 
 
 class TokenizeRequest(BaseModel):

@@ -1,0 +1,62 @@
+"""What the OpenAPI schema says about responses: the error shape and its statuses.
+
+FastAPI documents a 422 for every request body; Hoshikage never sends one (it
+answers 400 in OpenAI's shape), so that entry is replaced.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+__all__ = ["ERROR_RESPONSES", "ErrorResponse", "install_openapi"]
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    """OpenAI's error shape, used for every error Hoshikage returns."""
+
+    error: ErrorDetail
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorResponse, "description": description}
+
+
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error("Invalid request (the message and param say what)"),
+    401: _error("Missing or wrong API key"),
+    404: _error("Unknown model or URL"),
+    405: _error("Method not allowed"),
+    413: _error("Request body too large"),
+    500: _error("The model failed to load, or another server error"),
+    503: _error("Queue full (see Retry-After), backend unavailable, or shutting down"),
+}
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Build the schema without FastAPI's 422 responses."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(title=app.title, version=app.version,
+                                 description=app.description, routes=app.routes)
+            for path in schema.get("paths", {}).values():
+                for operation in path.values():
+                    operation.get("responses", {}).pop("422", None)
+            schemas = schema.get("components", {}).get("schemas", {})
+            schemas.pop("HTTPValidationError", None)
+            schemas.pop("ValidationError", None)
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -1,0 +1,106 @@
+"""Schemathesis over every endpoint of a real server: never a 5xx, every 4xx in the
+OpenAI error shape, every response as the OpenAPI schema says.
+
+The server runs two fast models (a toy backend and the tiny llama.cpp model) so a
+few hundred generated requests take seconds, not minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import (
+    content_type_conformance,
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.conftest import REPO, RunningServer, start_server, stop_server
+
+pytestmark = pytest.mark.real_model
+
+
+@schemathesis.check
+def openai_error_shape(ctx: Any, response: Any, case: Any) -> None:
+    """Every 4xx carries {"error": {"message", "type", "param", "code"}}."""
+    if 400 <= response.status_code < 500:
+        body = response.json()
+        assert set(body) == {"error"}, body
+        assert set(body["error"]) == {"message", "type", "param", "code"}, body
+        assert body["error"]["message"], body
+
+
+@schemathesis.hook
+def map_body(ctx: Any, body: Any) -> Any:
+    """Most generated requests name a real model, so success paths get fuzzed too."""
+    if isinstance(body, dict) and "model" in body and hash(repr(sorted(body))) % 4:
+        body["model"] = "poem" if len(repr(body)) % 2 else "tiny"
+    return body
+
+
+@schemathesis.hook
+def map_path_parameters(ctx: Any, path_parameters: Any) -> Any:
+    if path_parameters and "model_id" in path_parameters and len(repr(path_parameters)) % 3:
+        path_parameters["model_id"] = "poem"
+    return path_parameters
+
+
+@pytest.fixture(scope="module")
+def fuzz_server(tmp_path_factory: pytest.TempPathFactory,
+                tiny_gguf_path: Path) -> Iterator[RunningServer]:
+    folder = tmp_path_factory.mktemp("fuzz")
+    book = folder / "book.txt"
+    book.write_text("star shadow quiet light " * 50)
+    config = folder / "fuzz.toml"
+    config.write_text(f"""
+[plugins]
+dir = "{REPO / 'examples' / 'plugins'}"
+[defaults]
+max_tokens_limit = 24
+max_n = 2
+max_queue = 64
+[models.poem]
+backend = "words"
+path = "{book}"
+aliases = ["default"]
+[models.tiny]
+path = "{tiny_gguf_path}"
+[models.tiny.options]
+n_ctx = 128
+""")
+    server = start_server(config, folder / "fuzz.log")
+    yield server
+    stop_server(server)
+
+
+@pytest.fixture(scope="module")
+def api_schema(fuzz_server: RunningServer) -> Any:
+    return schemathesis.openapi.from_url(f"{fuzz_server.url}/openapi.json")
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=30, deadline=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+def test_every_endpoint(case: Any, fuzz_server: RunningServer) -> None:
+    response = case.call(base_url=fuzz_server.url, timeout=120)
+    case.validate_response(response, checks=[
+        not_a_server_error, status_code_conformance, content_type_conformance,
+        response_schema_conformance, openai_error_shape])
+
+
+def test_the_server_survived(fuzz_server: RunningServer) -> None:
+    import httpx
+
+    assert fuzz_server.process.poll() is None
+    assert httpx.get(f"{fuzz_server.url}/health").json()["status"] == "ok"
+    log = fuzz_server.log()
+    assert "Traceback" not in log, log[-4000:]
