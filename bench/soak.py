@@ -209,6 +209,14 @@ def main() -> None:
     sys.exit(1 if report["unexpected"] else 0)
 
 
+def quarter_floors(samples: list[tuple[int, int]]) -> list[int]:
+    """The lowest RSS sample in each quarter of the run (the start sample excluded)."""
+    after_start = [rss for _, rss in samples[1:]] or [samples[0][1]]
+    size = max(1, len(after_start) // 4)
+    return [min(after_start[i:i + size]) for i in range(0, size * 4, size)
+            if after_start[i:i + size]]
+
+
 def write_report(report: dict[str, Any], path: Path, command: str) -> None:
     def ms(value: float | None) -> str:
         return "–" if value is None else f"{value * 1000:.0f} ms"
@@ -227,9 +235,12 @@ def write_report(report: dict[str, Any], path: Path, command: str) -> None:
         f"{ms(report['latency_p95'])} / {ms(report['latency_p99'])} |",
         f"| time to first event of streams p50 | {ms(report['ttft_p50'])} |",
         f"| model loads during the run | {report['model_loads']:.0f} |",
-        f"| server RSS at start / after a quarter / at the end | "
-        f"{report['rss_start'] / mib:.0f} / {report['rss_quarter'] / mib:.0f} / "
+        f"| server RSS at start / at the end | {report['rss_start'] / mib:.0f} / "
         f"{report['rss_end'] / mib:.0f} MiB |",
+        "| lowest RSS in each quarter of the run (which models are loaded varies; the "
+        "lowest sample shows the floor) | "
+        + " / ".join(f"{low / mib:.0f}" for low in quarter_floors(report["rss_samples"]))
+        + " MiB |",
         f"| models at the end (state, running, queued) | {report['final_states']} |",
         f"| server exit status after SIGINT | {report['server_exit']} |",
         "", "RSS after each 100 requests (MiB): "
