@@ -30,7 +30,14 @@ from .hoshikage import Completion, Hoshikage  # noqa: E402
 from .markers import hookimpl  # noqa: E402
 from .options import BackendOptions, parse_options  # noqa: E402
 from .text import StopMatcher  # noqa: E402
-from .types import ChatMessage, Chunk, GenerationRequest, ModelSpec, Usage  # noqa: E402
+from .types import (  # noqa: E402
+    ChatMessage,
+    Chunk,
+    GenerationRequest,
+    LoadProgress,
+    ModelSpec,
+    Usage,
+)
 
 if TYPE_CHECKING:
     from .api.app import create_app
@@ -58,6 +65,7 @@ __all__ = [
     "HoshikageConfig",
     "HoshikageError",
     "InvalidRequestError",
+    "LoadProgress",
     "ModelNotFoundError",
     "ModelSpec",
     "StopMatcher",

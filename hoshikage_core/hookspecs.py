@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from .markers import hookspec
-from .types import Chunk, Embeddings, GenerationRequest, ModelSpec
+from .types import Chunk, Embeddings, GenerationRequest, LoadProgress, ModelSpec
 
 __all__ = [
     "hoshikage_detokenize",
@@ -34,11 +34,14 @@ REQUIRED_BACKEND_HOOKS = ("hoshikage_load", "hoshikage_generate", "hoshikage_unl
 
 
 @hookspec(firstresult=True)
-def hoshikage_load(model: ModelSpec) -> Any:  # type: ignore[empty-body]
+def hoshikage_load(model: ModelSpec, progress: LoadProgress) -> Any:  # type: ignore[empty-body]
     """Load ``model`` and return a handle: whatever the backend needs later.
 
     Runs in a worker thread; may block. Raise an exception if the model cannot
-    be loaded; its message is shown to the user.
+    be loaded; its message is shown to the user. If the backend can tell how
+    far a long load has come, it calls ``progress(fraction)`` (0.0 to 1.0) as
+    it goes; an implementation that cannot simply leaves the argument out of
+    its signature (pluggy passes only the arguments a hook asks for).
     """
 
 

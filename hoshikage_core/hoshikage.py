@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import AsyncGenerator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from .clock import Clock, SystemClock
 from .config import HoshikageConfig, describe_validation_error, load_config, validate_config
 from .errors import ConfigError
-from .lifecycle import ModelInfo, ModelManager
+from .lifecycle import LoadListener, ModelInfo, ModelManager
 from .metrics import Metrics
 from .options import OptionsError
 from .plugin_loading import create_plugin_manager
@@ -114,6 +114,11 @@ class Hoshikage:
     def list_models(self) -> list[ModelInfo]:
         """Every configured model with its current state."""
         return self.models.infos()
+
+    def watch_loads(self, listener: LoadListener) -> Callable[[], None]:
+        """Call ``listener(event)`` on the event loop as model loads start, advance
+        (``event.progress``, 0.0-1.0) and end. Returns a function that stops it."""
+        return self.models.watch_loads(listener)
 
     async def generate(
         self, request: GenerationRequest, *, keep_alive: float | None = None

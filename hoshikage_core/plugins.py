@@ -7,7 +7,7 @@ Discovery (entry points, plugin folders, env switches) is in
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -55,6 +55,10 @@ BACKEND_HOOKS = (
 )
 
 
+def _ignore(fraction: float) -> None:
+    """The load progress callback when nobody listens."""
+
+
 class Backend:
     """Calls one plugin's hooks, and no other plugin's."""
 
@@ -70,8 +74,8 @@ class Backend:
         """Whether this backend implements the (optional) hook ``hook``."""
         return hook in self._implemented
 
-    def load(self, model: Any) -> Any:
-        return self._callers["hoshikage_load"](model=model)
+    def load(self, model: Any, progress: Callable[[float], None] | None = None) -> Any:
+        return self._callers["hoshikage_load"](model=model, progress=progress or _ignore)
 
     def generate(self, handle: Any, request: Any) -> Any:
         return self._callers["hoshikage_generate"](handle=handle, request=request)

@@ -7,7 +7,7 @@ chunk of every generation carries ``finish_reason`` and ``usage``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +18,7 @@ __all__ = [
     "Embeddings",
     "FinishReason",
     "GenerationRequest",
+    "LoadProgress",
     "ModelSpec",
     "TokenLogprob",
     "TopLogprob",
@@ -25,6 +26,13 @@ __all__ = [
 ]
 
 FinishReason = Literal["stop", "length"]
+
+LoadProgress = Callable[[float], None]
+"""How a backend reports a load advancing: call it with the fraction done (0.0-1.0).
+
+Safe to call from any thread, as often as the backend likes (Hoshikage keeps
+whole percents); a backend that cannot tell simply never calls it.
+"""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from hoshikage_core import Chunk, GenerationRequest, ModelSpec, Usage, hookimpl
 from hoshikage_core.capabilities import ALL_FIELDS
 from hoshikage_core.errors import ContextLengthExceededError
-from hoshikage_core.types import Embeddings
+from hoshikage_core.types import Embeddings, LoadProgress
 
 
 @dataclass
@@ -26,7 +26,8 @@ class EchoBackend:
     generation raise after that many chunks; ``gate`` blocks each chunk until
     set; ``turnstile`` (a semaphore) must be released once per generation
     before it finishes, so a test decides which request ends when.
-    ``options["memory"]`` is the model's memory estimate.
+    ``options["memory"]`` is the model's memory estimate. Its load takes no
+    ``progress`` argument: see :class:`ProgressBackend` for one that does.
     """
 
     fail_load: set[str] = field(default_factory=set)
@@ -42,6 +43,8 @@ class EchoBackend:
     unload_gate: threading.Event | None = None
     started: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
+    load_progress: tuple[float, ...] = ()
+    load_gates: list[threading.Event] = field(default_factory=list)
 
     @hookimpl
     def hoshikage_supported_fields(self) -> frozenset[str]:
@@ -57,6 +60,9 @@ class EchoBackend:
         self.threads.add(threading.current_thread().name)
         if model.name in self.fail_load:
             raise RuntimeError(f"cannot load {model.name}: file is corrupt")
+        return self._loaded(model)
+
+    def _loaded(self, model: ModelSpec) -> EchoHandle:
         self.loads.append(model.name)
         handle = EchoHandle(model.name)
         self.handles.append(handle)
@@ -120,3 +126,19 @@ class EchoWithExtras(EchoBackend):
     @hookimpl
     def hoshikage_detokenize(self, handle: EchoHandle, tokens: list[int]) -> str:
         return " ".join("x" * t for t in tokens)
+
+
+@dataclass(eq=False)
+class ProgressBackend(EchoBackend):
+    """EchoBackend whose load reports ``load_progress`` step by step; before step
+    ``i`` it waits for ``load_gates[i]`` when there is one."""
+
+    @hookimpl
+    def hoshikage_load(self, model: ModelSpec, progress: LoadProgress) -> EchoHandle:
+        for i, fraction in enumerate(self.load_progress):
+            if i < len(self.load_gates):
+                self.load_gates[i].wait(timeout=30)
+            progress(fraction)
+        if model.name in self.fail_load:
+            raise RuntimeError(f"cannot load {model.name}: file is corrupt")
+        return self._loaded(model)

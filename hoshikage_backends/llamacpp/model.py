@@ -13,7 +13,14 @@ from typing import Any
 from hoshikage_core.chat_templates import CHATML, ChatTemplate, messages_for_template
 from hoshikage_core.errors import ContextLengthExceededError, InvalidRequestError
 from hoshikage_core.text import TokenTextStream
-from hoshikage_core.types import ChatMessage, Chunk, Embeddings, GenerationRequest, ModelSpec
+from hoshikage_core.types import (
+    ChatMessage,
+    Chunk,
+    Embeddings,
+    GenerationRequest,
+    LoadProgress,
+    ModelSpec,
+)
 
 from .embedding import EmbeddingContext
 from .engine import BatchEngine, Job
@@ -41,13 +48,15 @@ class LlamaCppModel:
     thread.
     """
 
-    def __init__(self, spec: ModelSpec, options: LlamaCppOptions) -> None:
+    def __init__(self, spec: ModelSpec, options: LlamaCppOptions,
+                 progress: LoadProgress | None = None) -> None:
         if spec.path is None:
             raise ValueError(f"model '{spec.name}' has no path: set models.{spec.name}.path")
         self.name = spec.name
         self.path = spec.path
         self.options = options
-        self.runtime = Runtime(spec.path, options, max(1, spec.parallel))
+        self.runtime = Runtime(spec.path, options, max(1, spec.parallel), name=spec.name,
+                               progress=progress)
         self._lib = self.runtime.lib
         self._model = self.runtime.model
         self._vocab = self.runtime.vocab

@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from hoshikage_core import hookimpl
 from hoshikage_core.capabilities import ALL_FIELDS
 from hoshikage_core.options import parse_options
-from hoshikage_core.types import Chunk, Embeddings, GenerationRequest, ModelSpec
+from hoshikage_core.types import Chunk, Embeddings, GenerationRequest, LoadProgress, ModelSpec
 
 from .memory import estimate_memory
 from .model import LlamaCppModel
@@ -36,8 +36,8 @@ def hoshikage_estimate_memory(model: ModelSpec) -> int | None:
 
 
 @hookimpl
-def hoshikage_load(model: ModelSpec) -> LlamaCppModel:
-    return LlamaCppModel(model, parse_options(LlamaCppOptions, model))
+def hoshikage_load(model: ModelSpec, progress: LoadProgress) -> LlamaCppModel:
+    return LlamaCppModel(model, parse_options(LlamaCppOptions, model), progress)
 
 
 @hookimpl

@@ -5,9 +5,13 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hoshikage_core.types import LoadProgress
+
+from .devices import describe_placement
 from .options import KV_CACHE_TYPES, LlamaCppOptions
 
 __all__ = ["Runtime", "default_threads"]
@@ -22,20 +26,35 @@ def default_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _progress_callback(progress: LoadProgress) -> Callable[[float, Any], bool]:
+    """llama.cpp's load progress callback: report, and never abort the load."""
+
+    def on_progress(fraction: float, user_data: Any) -> bool:
+        try:
+            progress(fraction)
+        except Exception:  # an exception here would abort the load: only log it
+            log.exception("load progress callback failed")
+        return True
+
+    return on_progress
+
+
 class Runtime:
     """A ``LlamaModel`` (weights, vocabulary) and one ``LlamaContext`` whose KV cache
     holds ``parallel`` sequences of ``n_ctx`` tokens each."""
 
-    def __init__(self, path: Path, options: LlamaCppOptions, parallel: int) -> None:
+    def __init__(self, path: Path, options: LlamaCppOptions, parallel: int, *,
+                 name: str = "", progress: LoadProgress | None = None) -> None:
         import llama_cpp
         from llama_cpp import _internals, _logger
 
         _logger.set_verbose(options.verbose)  # what llama_cpp.Llama does: quiet unless asked
         self.lib = llama_cpp
         self.threads = options.n_threads or default_threads()
-        if options.n_gpu_layers != 0 and not llama_cpp.llama_supports_gpu_offload():
-            log.info("llama-cpp-python is built without GPU support; running on CPU")
         model_params = llama_cpp.llama_model_default_params()
+        if progress is not None:
+            self._on_progress = llama_cpp.llama_progress_callback(_progress_callback(progress))
+            model_params.progress_callback = self._on_progress
         model_params.n_gpu_layers = 0x7FFFFFFF if options.n_gpu_layers == -1 \
             else options.n_gpu_layers
         model_params.main_gpu = options.main_gpu
@@ -58,6 +77,8 @@ class Runtime:
         self.model = _internals.LlamaModel(path_model=str(path), params=model_params,
                                            verbose=options.verbose)
         try:
+            log.info("%s runs on %s", name or path.name, describe_placement(
+                llama_cpp, options.n_gpu_layers, llama_cpp.llama_model_n_layer(self.model.model)))
             self.n_ctx_seq = options.n_ctx or self.model.n_ctx_train()
             self.parallel = parallel
             self.n_batch = min(options.n_batch, self.n_ctx_seq * parallel)

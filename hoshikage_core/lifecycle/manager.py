@@ -47,6 +47,7 @@ from ..plugins import Backend, Plugins
 from ..threads import iterate_in_thread
 from ..types import Chunk, GenerationRequest
 from .placement import choose_victims
+from .progress import LoadEvent, LoadListener, LoadWatchers, progress_reporter
 from .release import return_memory_to_os
 from .state import ManagedModel, ModelInfo, ModelState, Waiter
 
@@ -57,6 +58,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_RETRY_BACKOFF = 60.0
+PROGRESS_LOG_INTERVAL = 2.0  # seconds between "loading ...: N%" log lines of one load
 
 
 def retry_backoff(failures: int) -> float:
@@ -85,6 +87,7 @@ class ModelManager:
         self._wakeup: asyncio.Event | None = None
         self._reaper: asyncio.Task[None] | None = None
         self._closing = False
+        self._load_watchers = LoadWatchers()
 
     # -- lookup ----------------------------------------------------------------
 
@@ -97,6 +100,13 @@ class ModelManager:
         if name is None:
             raise ModelNotFoundError(name_or_alias, available=self.names())
         return self._models[name]
+
+    def watch_loads(self, listener: LoadListener) -> Callable[[], None]:
+        """Call ``listener`` on the event loop as loads start, advance and end.
+
+        Returns a function that stops it.
+        """
+        return self._load_watchers.add(listener)
 
     def infos(self) -> list[ModelInfo]:
         now, wall = self._clock.monotonic(), self._clock.time()
@@ -280,15 +290,31 @@ class ModelManager:
 
     def _start_load(self, model: ManagedModel) -> None:
         model.state = ModelState.LOADING
+        model.load_progress = None
+        model.progress_logged_at = self._clock.monotonic()
         model.unloaded.clear()
+        self._load_watchers.emit(LoadEvent(model.name, ModelState.LOADING, None))
         self._spawn(self._load(model))
+
+    def _progressed(self, model: ManagedModel, fraction: float) -> None:
+        """The backend reported ``fraction`` of ``model`` loaded (on the event loop)."""
+        if model.state is not ModelState.LOADING:
+            return
+        model.load_progress = fraction
+        now = self._clock.monotonic()
+        if now - model.progress_logged_at >= PROGRESS_LOG_INTERVAL:
+            model.progress_logged_at = now
+            log.info("loading model %s: %d%%", model.name, round(fraction * 100))
+        self._load_watchers.emit(LoadEvent(model.name, ModelState.LOADING, fraction))
 
     async def _load(self, model: ManagedModel) -> None:
         log.info("loading model %s (%s, about %s)", model.name, model.config.backend,
                  format_bytes(model.memory_bytes))
         started = time.perf_counter()
+        progress = progress_reporter(asyncio.get_running_loop(),
+                                     lambda fraction: self._progressed(model, fraction))
         try:
-            handle = await self._run(self._backend(model).load, model.spec)
+            handle = await self._run(self._backend(model).load, model.spec, progress)
             if handle is None:
                 raise RuntimeError(f"backend '{model.config.backend}' returned no handle")
         except Exception as exc:
@@ -301,19 +327,25 @@ class ModelManager:
             model.load_seconds = round(time.perf_counter() - started, 3)
             model.served_while_others_wait = 0
             model.state = ModelState.READY
+            model.load_progress = None
             if not model.queue:
                 model.mark_idle(self._clock.monotonic())
             log.info("model %s ready in %.2fs", model.name, model.load_seconds)
+            self._load_watchers.emit(LoadEvent(model.name, ModelState.READY, 1.0))
         finally:
             self._schedule()
 
     def _fail(self, model: ManagedModel, exc: BaseException) -> None:
         reason = exc.message if isinstance(exc, HoshikageError) else f"{type(exc).__name__}: {exc}"
+        was_loading = model.state is ModelState.LOADING
         model.state, model.error, model.handle = ModelState.FAILED, reason, None
+        model.load_progress = None
         model.failures += 1
         model.retry_at = self._clock.monotonic() + retry_backoff(model.failures)
         model.unloaded.set()
         log.error("model %s failed to load: %s", model.name, reason)
+        if was_loading:
+            self._load_watchers.emit(LoadEvent(model.name, ModelState.FAILED, None, reason))
         error = exc if isinstance(exc, HoshikageError) else ModelLoadError(
             f"Model '{model.name}' failed to load: {reason}")
         while model.queue:

@@ -42,6 +42,8 @@ class ModelInfo:
     expires_at: float | None = None
     running: int = 0
     queued: int = 0
+    load_progress: float | None = None
+    """While ``loading``: the fraction done (0.0-1.0), if the backend reports it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -55,6 +57,7 @@ class ModelInfo:
             "running": self.running,
             "queued": self.queued,
             "load_seconds": self.load_seconds,
+            "load_progress": self.load_progress,
             "error": self.error,
         }
 
@@ -82,6 +85,8 @@ class ManagedModel:
         self.failures = 0
         self.retry_at = 0.0  # monotonic; a failed model is retried from then on
         self.load_seconds: float | None = None
+        self.load_progress: float | None = None  # while loading, if the backend reports it
+        self.progress_logged_at = 0.0  # monotonic
         self.memory_bytes: int | None = None
         self.running = 0
         self.queue: deque[Waiter] = deque()
@@ -143,4 +148,5 @@ class ManagedModel:
             expires_at=wall(self.expires_at) if self.is_idle else None,
             running=self.running,
             queued=len(self.queue),
+            load_progress=self.load_progress if self.state is ModelState.LOADING else None,
         )

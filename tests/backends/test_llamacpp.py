@@ -168,3 +168,33 @@ def test_options_validation() -> None:
         parse(n_gpu_layers=-2)
     with pytest.raises(OptionsError, match="did you mean 'n_threads'"):
         parse(n_thread=4)
+
+
+def test_loading_reports_progress_and_the_device(bundled_model_path: Path,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """llama.cpp's load progress callback reaches the hook's ``progress`` argument."""
+    from hoshikage_backends.llamacpp import plugin
+
+    seen: list[float] = []
+    caplog.set_level("INFO", logger="hoshikage_backends.llamacpp.runtime")
+    handle = plugin.hoshikage_load(
+        model=ModelSpec("progress-probe", bundled_model_path, {"n_ctx": 256}),
+        progress=seen.append)
+    try:
+        assert len(seen) > 10  # once per tensor
+        assert seen == sorted(seen) and seen[0] < 0.5 and seen[-1] == 1.0
+        placement = [r.getMessage() for r in caplog.records if " runs on " in r.getMessage()]
+        assert placement and placement[0].startswith("progress-probe runs on CPU")
+    finally:
+        plugin.hoshikage_unload(handle=handle)
+
+
+def test_devices_are_listed(bundled_model_path: Path) -> None:
+    import llama_cpp
+
+    from hoshikage_backends.llamacpp.devices import describe_placement, list_devices
+
+    devices = list_devices(llama_cpp)
+    assert devices is not None and any(d.kind == "CPU" for d in devices)
+    if not llama_cpp.llama_supports_gpu_offload():
+        assert "built without GPU support" in describe_placement(llama_cpp, -1, 30)
