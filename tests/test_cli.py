@@ -62,7 +62,9 @@ def test_run_refuses_a_public_address_without_keys() -> None:
 def test_plugins_lists_the_builtin_backend() -> None:
     out = hoshikage("plugins")
     assert out.returncode == 0
-    assert "llamacpp" in out.stdout and "from hoshikage" in out.stdout and "ok" in out.stdout
+    llamacpp_row = next(line for line in out.stdout.splitlines() if line.startswith("llamacpp"))
+    assert "entry point (hoshikage)" in llamacpp_row and "  ok  " in llamacpp_row
+    assert "generate, load" in llamacpp_row
     listed = json.loads(hoshikage("plugins", "--json").stdout)
     llamacpp = next(p for p in listed if p["name"] == "llamacpp")
     assert llamacpp["version"] and llamacpp["source"] == "entry point"
@@ -90,7 +92,8 @@ def test_plugins_shows_folder_plugins_and_switches() -> None:
     out = hoshikage("plugins", "--config", "examples/words.toml",
                     env={"HOSHIKAGE_DISABLE_PLUGINS": "ctransformers"})
     assert out.returncode == 0, out.stderr
-    assert "words" in out.stdout and "[dir] ok" in out.stdout
-    assert "ctransformers" in out.stdout and "disabled by HOSHIKAGE_DISABLE_PLUGINS" in out.stdout
+    rows = {line.split()[0]: line for line in out.stdout.splitlines()[1:]}
+    assert "dir" in rows["words"] and "  ok  " in rows["words"]
+    assert "disabled by HOSHIKAGE_DISABLE_PLUGINS" in rows["ctransformers"]
     listed = json.loads(hoshikage("plugins", "--json", env={"HOSHIKAGE_LOAD_PLUGINS": ""}).stdout)
     assert all(p["disabled"] == "HOSHIKAGE_LOAD_PLUGINS" for p in listed)

@@ -1,0 +1,119 @@
+"""``hoshikage ps``, ``load`` and ``unload``: a running server's models."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import click
+
+from ..config.durations import format_duration
+from ..config.sizes import format_bytes
+from .output import EXIT_FAILURE, err_console, fail, out_console, table
+from .progress import LoadBars
+from .remote import ServerClient, ServerError, model_path, server_options
+from .shell import complete_model_names
+
+__all__ = ["load", "ps", "render_rows", "unload"]
+
+PS_HEADER = ("NAME", "STATE", "MEMORY", "UNLOADS", "RUNNING", "QUEUED", "LOADED IN")
+
+
+def _until(model: dict[str, Any]) -> str:
+    if model["state"] != "ready":
+        return "-"
+    if model.get("expires_at") is None:
+        return "busy" if model["running"] or model["queued"] else "never"
+    return f"in {format_duration(max(0, round(model['expires_at'] - time.time())))}"
+
+
+def _state(model: dict[str, Any]) -> str:
+    state = str(model["state"])
+    if state == "loading" and model.get("load_progress") is not None:
+        state = f"loading {int(model['load_progress'] * 100)}%"
+    if model.get("error"):
+        state = f"{state}: {model['error'][:60]}"
+    return state
+
+
+def render_rows(models: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """The rows of the ``hoshikage ps`` table."""
+    return [(m["id"], _state(m), format_bytes(m.get("memory_bytes")), _until(m),
+             str(m["running"]), str(m["queued"]),
+             f"{m['load_seconds']:.2f}s" if m.get("load_seconds") is not None else "-")
+            for m in models]
+
+
+@click.command()
+@click.option("--all", "show_all", is_flag=True, help="Also list models that are not loaded.")
+@server_options
+def ps(show_all: bool, url: str, api_key: str | None) -> None:
+    """Show a running server's models: state, memory, idle expiry, requests.
+
+    \b
+    Examples:
+      hoshikage ps
+      hoshikage ps --all --url http://gpu-box:3030
+    """
+    try:
+        models = ServerClient(url, api_key).request("GET", "/admin/models")["data"]
+    except ServerError as exc:
+        fail(exc.message, EXIT_FAILURE)
+    if not show_all:
+        models = [m for m in models if m["state"] != "unloaded"]
+    console = out_console()
+    console.print(table(PS_HEADER, render_rows(models), console))
+
+
+@click.command()
+@click.argument("name", shell_complete=complete_model_names)
+@server_options
+def load(name: str, url: str, api_key: str | None) -> None:
+    """Load model NAME on a running server now, and wait until it is ready.
+
+    On a terminal a progress bar follows the load.
+
+    \b
+    Examples:
+      hoshikage load smollm2
+      hoshikage load default --url http://gpu-box:3030
+    """
+    info = load_with_progress(ServerClient(url, api_key), name)
+    out_console().print(f"{info['id']}: {info['state']} ({format_bytes(info.get('memory_bytes'))},"
+                        f" loaded in {info.get('load_seconds')}s)", markup=False)
+
+
+def load_with_progress(client: ServerClient, name: str) -> dict[str, Any]:
+    """Load ``name``, drawing its progress on a terminal; exits on failure."""
+    info: dict[str, Any] = {}
+    with LoadBars(err_console()) as bars:
+        try:
+            for line in client.json_lines("POST", f"/admin/models/{model_path(name)}/load"
+                                          "?stream=true"):
+                if line.get("state") == "loading":
+                    bars.update(line["id"], line.get("load_progress"))
+                else:
+                    info = line
+            bars.finish(info.get("id", name))
+        except ServerError as exc:
+            bars.finish(name, ok=False)
+            fail(exc.message, EXIT_FAILURE)
+    return info
+
+
+@click.command()
+@click.argument("name", shell_complete=complete_model_names)
+@server_options
+def unload(name: str, url: str, api_key: str | None) -> None:
+    """Unload model NAME on a running server (after its running requests finish).
+
+    \b
+    Example:
+      hoshikage unload smollm2
+    """
+    try:
+        info = ServerClient(url, api_key).request(
+            "POST", f"/admin/models/{model_path(name)}/unload", timeout=None)
+    except ServerError as exc:
+        fail(exc.message, EXIT_FAILURE)
+    out_console().print(f"{info['id']}: {info['state']}", markup=False)
