@@ -12,7 +12,7 @@ from .. import __version__
 from ..hoshikage import ConfigSource, Hoshikage
 from .errors import install_error_handlers
 from .middleware import BodySizeLimit, RequestContext
-from .routers import admin, chat, completions, embeddings, health, metrics, models, tokens
+from .routers import admin, chat, completions, embeddings, health, metrics, models, tokens, ui
 from .schema_docs import install_openapi
 
 __all__ = ["create_app"]
@@ -53,6 +53,7 @@ def create_app(
         version=__version__,
         description="Local GGUF models behind an OpenAI-compatible API.",
         lifespan=lifespan,
+        openapi_url=None, docs_url=None, redoc_url=None,  # served by install_openapi, keyed
     )
     app.state.hoshikage = instance
     install_error_handlers(app)
@@ -60,6 +61,8 @@ def create_app(
     for module in (health, models, chat, completions, embeddings, tokens, admin, metrics):
         app.include_router(module.router)
     server = instance.config.server
+    if server.ui:
+        app.include_router(ui.router)
     if server.cors_origins:  # off unless configured
         from starlette.middleware.cors import CORSMiddleware
 

@@ -59,6 +59,7 @@ class ServerConfig(_Table):
     shutdown_timeout: Duration = 30.0
     log_prompts: bool = False
     log_format: Literal["text", "json"] = "text"
+    ui: bool = True
 
     @field_validator("api_keys_file")
     @classmethod
