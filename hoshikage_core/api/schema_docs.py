@@ -8,9 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel
+
+from .deps import require_api_key
 
 __all__ = ["ERROR_RESPONSES", "ErrorResponse", "install_openapi"]
 
@@ -44,7 +48,11 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Build the schema without FastAPI's 422 responses."""
+    """Serve the schema (without FastAPI's 422 responses) and its /docs and /redoc
+    pages behind the API key, like every route but ``/health`` and the page at ``/``.
+
+    The app must be created with ``openapi_url=None, docs_url=None, redoc_url=None``.
+    """
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -60,3 +68,18 @@ def install_openapi(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+    protected = [Depends(require_api_key)]
+
+    @app.get("/openapi.json", include_in_schema=False, dependencies=protected)
+    async def openapi_json() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False, dependencies=protected)
+    async def swagger(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_swagger_ui_html(openapi_url=f"{root}/openapi.json", title=f"{app.title} API")
+
+    @app.get("/redoc", include_in_schema=False, dependencies=protected)
+    async def redoc(request: Request) -> HTMLResponse:
+        root = request.scope.get("root_path", "")
+        return get_redoc_html(openapi_url=f"{root}/openapi.json", title=f"{app.title} API")

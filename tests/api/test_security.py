@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,36 @@ async def test_keys_from_config_file_and_environment(tmp_path: Path,
             for key in hk.api_keys:
                 ok = await client.get("/metrics", headers={"Authorization": f"Bearer {key}"})
                 assert ok.status_code == 200
+
+
+PUBLIC = {"/health", "/", "/ui/{name}"}  # liveness, and the page's static files (no data)
+
+
+async def test_with_keys_every_other_route_wants_one(tmp_path: Path) -> None:
+    """Every route of the schema, and the schema and its /docs pages themselves."""
+    async with Hoshikage(cfg(tmp_path, {"api_keys": ["sk-route-walk-1"]}),
+                         plugins={"echo": EchoBackend()}) as hk:
+        app = create_app(hk)
+        routes = [(method.upper(), path) for path, item in app.openapi()["paths"].items()
+                  for method in item]
+        routes += [("GET", "/openapi.json"), ("GET", "/docs"), ("GET", "/redoc"),
+                   ("GET", "/"), ("GET", "/ui/{name}")]  # outside the schema
+        assert {("POST", "/v1/chat/completions"), ("GET", "/metrics"),
+                ("POST", "/admin/models/{model_id}/load")} <= set(routes)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            for method, path in routes:
+                url = re.sub(r"\{(\w+)(:path)?\}", "app.js" if path == "/ui/{name}" else "echo",
+                             path)
+                response = await client.request(method, url, json={} if method == "POST"
+                                                else None)
+                if path in PUBLIC:
+                    assert response.status_code == 200, (method, path)
+                else:
+                    assert_openai_error(response, 401, code="invalid_api_key")
+            keyed = await client.get("/openapi.json",
+                                     headers={"Authorization": "Bearer sk-route-walk-1"})
+            assert keyed.status_code == 200 and "/v1/chat/completions" in keyed.json()["paths"]
 
 
 def test_short_keys_and_missing_key_files_are_config_errors(tmp_path: Path,
