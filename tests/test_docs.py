@@ -45,7 +45,11 @@ def test_readme_has_two_commands_and_ci_runs_the_second() -> None:
     assert "hoshikage run" in install_and_run and "[llamacpp]" in install_and_run
     ci_lines = [line for line in (REPO / ".ci" / "run").read_text().splitlines()
                 if line and not line.startswith("#") and not line.startswith(("set ", "cd "))]
-    assert ci_lines == [install_and_test]
+    # the browser tests' Chromium, which the README asks for, then its exact command
+    assert ci_lines[-1] == install_and_test
+    assert all(line.startswith(("command -v chromium", "export HOSHIKAGE_REQUIRE_BROWSER"))
+               for line in ci_lines[:-1]), ci_lines
+    assert "apt-get install chromium" in (REPO / "README.md").read_text()
 
 
 @pytest.mark.parametrize("backend", ["llamacpp", "ctransformers"])
