@@ -53,6 +53,37 @@ def test_run_with_a_missing_config_exits_with_a_message(how: str, tmp_path: Path
     assert "Traceback" not in out.stderr
 
 
+def test_run_with_a_misspelled_key_exits_with_a_message(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[defaults]\nidle_timout = "5m"\n')
+    out = hoshikage("run", "--config", str(bad))
+    assert out.returncode == 2
+    assert str(bad) in out.stderr
+    assert "defaults.idle_timout: unknown key (did you mean 'idle_timeout'?)" in out.stderr
+    assert "Traceback" not in out.stderr and len(out.stderr.splitlines()) <= 3
+
+
+@pytest.mark.real_model
+def test_run_serves_the_example_config(tmp_path: Path) -> None:
+    """`hoshikage run --config examples/hoshikage.toml`: both of its models answer."""
+    server = start_server(REPO / "examples" / "hoshikage.toml", tmp_path / "example.log",
+                          cwd=REPO)
+    try:
+        listing = httpx.get(f"{server.url}/v1/models").json()["data"]
+        assert {(m["id"], tuple(m["aliases"])) for m in listing} == {
+            ("smollm2", ("default",)), ("smollm2-small", ("small",))}
+        client = openai.OpenAI(base_url=f"{server.url}/v1", api_key="x", max_retries=0)
+        for model in ("default", "small"):
+            reply = client.chat.completions.create(
+                model=model, max_tokens=8, temperature=0,
+                messages=[{"role": "user", "content": "Say hello."}])
+            assert reply.model == {"default": "smollm2", "small": "smollm2-small"}[model]
+            assert reply.choices[0].message.content
+    finally:
+        assert stop_server(server) == 0
+    assert "loading model smollm2 " in server.log()  # preload = true: loaded at startup
+
+
 def test_run_refuses_a_public_address_without_keys() -> None:
     out = hoshikage("run", "--host", "0.0.0.0", "--port", "1")
     assert out.returncode == 2
