@@ -5,6 +5,7 @@ Prompts and outputs are never logged unless ``[server] log_prompts = true``.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import sys
@@ -13,7 +14,7 @@ from typing import Any
 
 from .api.middleware import RequestIdFilter
 
-__all__ = ["JsonFormatter", "configure_logging"]
+__all__ = ["JsonFormatter", "QuietCancellation", "configure_logging"]
 
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
@@ -53,7 +54,23 @@ class StderrHandler(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
+class QuietCancellation(logging.Filter):
+    """uvicorn logs a request it cancels at the end of ``shutdown_timeout`` as an
+    "Exception in ASGI application" with a traceback; it is expected, so say it in
+    one line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, asyncio.CancelledError):
+            record.msg, record.args, record.exc_info, record.exc_text = (
+                "a request still running at the end of shutdown_timeout was cut off",
+                (), None, None)
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True
+
+
 def configure_logging(level: str, fmt: str) -> None:
+    logging.getLogger("uvicorn.error").addFilter(QuietCancellation())
     handler = StderrHandler()
     handler.addFilter(RequestIdFilter())
     if fmt == "json":

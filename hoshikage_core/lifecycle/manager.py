@@ -181,8 +181,7 @@ class ModelManager:
             model.keep_alive = keep_alive
         await self._ensure_estimate(model)
         if model.state is ModelState.FAILED and self._clock.monotonic() < model.retry_at:
-            raise ModelLoadError(f"Model '{model.name}' failed to load: {model.error} "
-                                 f"(retrying in {model.retry_at - self._clock.monotonic():.0f} s)")
+            raise self._backing_off(model)
         if self._can_start_now(model):
             self._grant(model)
             return
@@ -204,6 +203,19 @@ class ModelManager:
                 self._release(model, None)
             self._schedule()
             raise
+
+    def _backing_off(self, model: ManagedModel) -> HoshikageError:
+        """The error for a request to a model that failed and is not retried yet: the
+        failure's own status and code (a 503 stays a 503), with a Retry-After."""
+        wait = max(1, math.ceil(model.retry_at - self._clock.monotonic()))
+        message = f"Model '{model.name}' failed to load: {model.error} (retrying in {wait} s)"
+        failure = model.failure
+        error = ModelLoadError(message) if failure is None or isinstance(
+            failure, ModelLoadError) else HoshikageError(
+                message, status_code=failure.status_code, error_type=failure.error_type,
+                code=failure.code)
+        error.headers = {"Retry-After": str(wait)}
+        return error
 
     def _release(self, model: ManagedModel, seconds: float | None) -> None:
         now = self._clock.monotonic()
@@ -271,7 +283,9 @@ class ModelManager:
         if victims == []:
             self._start_load(model)
             return True
-        for victim in victims or [m for m in self._models.values() if self._evictable(m)]:
+        if victims is None:
+            return False  # only busy models stand in the way: wait for them, evict nothing yet
+        for victim in victims:
             # A model that yields with requests still queued sends them to the back of
             # the line, so the model it yielded to goes first.
             for waiter in victim.queue:
@@ -348,6 +362,7 @@ class ModelManager:
             self._load_watchers.emit(LoadEvent(model.name, ModelState.FAILED, None, reason))
         error = exc if isinstance(exc, HoshikageError) else ModelLoadError(
             f"Model '{model.name}' failed to load: {reason}")
+        model.failure = error
         while model.queue:
             waiter = model.queue.popleft()
             if not waiter.future.done():

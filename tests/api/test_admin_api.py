@@ -91,3 +91,28 @@ async def test_keep_alive_is_validated(http: httpx.AsyncClient) -> None:
     assert ok.status_code == 200
     status = (await http.get("/admin/models/a")).json()
     assert status["expires_at"] == pytest.approx(1_800_000_000.0 + 3600)
+
+
+async def test_status_endpoints_never_load_or_reset_the_timer(tmp_path: Path,
+                                                              echo: EchoBackend) -> None:
+    model_file = tmp_path / "m.bin"
+    model_file.write_bytes(b"x")
+    clock = FakeClock()
+    cfg = {"models": {"a": {"backend": "echo", "path": str(model_file), "idle_timeout": "10s"},
+                      "b": {"backend": "echo", "path": str(model_file)}}}
+    async with Hoshikage(cfg, plugins={"echo": echo}, clock=clock) as hk:
+        transport = httpx.ASGITransport(app=create_app(hk))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            assert (await client.post("/v1/completions",
+                                      json={"model": "a", "prompt": "x"})).status_code == 200
+            expires = (await client.get("/admin/models/a")).json()["expires_at"]
+            await clock.advance(6)
+            for path in ("/health", "/metrics", "/admin/models", "/admin/models/a",
+                         "/admin/models/b", "/v1/models", "/v1/models/a", "/v1/models/b"):
+                assert (await client.get(path)).status_code == 200, path
+            assert (await client.get("/admin/models/a")).json()["expires_at"] == expires
+            await clock.advance(6)
+            await hk.models.settle()
+            states = {m["id"]: m["state"] for m in (await client.get("/admin/models")).json()[
+                "data"]}
+    assert states == {"a": "unloaded", "b": "unloaded"} and echo.loads == ["a"]

@@ -126,3 +126,17 @@ async def test_corrupt_file_fails_alone(tmp_path: Path, clock: FakeClock,
         assert failed.state.value == "failed" and failed.error
         answer = await hk.complete("x", model="tiny", max_tokens=2, logit_bias={2: -100})
         assert answer.usage.completion_tokens == 2  # </s> banned: random weights
+
+
+async def test_least_recently_used_is_evicted_among_real_models(clock: FakeClock) -> None:
+    config = {"defaults": {"max_loaded_models": 2, "idle_timeout": -1},
+              "models": {name: {"path": SMOLLM2, "options": {"n_ctx": 256}}
+                         for name in ("a", "b", "c")}}
+    async with Hoshikage(config, clock=clock) as hk:
+        for name in ("a", "b"):
+            await hk.complete("Hi", model=name, max_tokens=1)
+            await clock.advance(1)
+        await hk.complete("Hi", model="a", max_tokens=1)  # a is now the more recent
+        await clock.advance(1)
+        await hk.complete("Hi", model="c", max_tokens=1)
+        assert states(hk) == {"a": "ready", "b": "unloaded", "c": "ready"}

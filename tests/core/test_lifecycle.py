@@ -223,6 +223,28 @@ async def test_memory_budget_evicts_and_refuses_what_never_fits(
     assert "huge" not in echo.loads
 
 
+async def test_when_only_busy_models_stand_in_the_way_the_request_waits(
+        make: Any, echo: EchoBackend) -> None:
+    """Nothing idle is unloaded while that would not make room anyway."""
+    hk = await make({"a": {"options": {"memory": 700}}, "b": {"options": {"memory": 700}},
+                     "small": {"options": {"memory": 200}}},
+                    memory_budget=1000, max_loaded_models=10, idle_timeout=-1)
+    await complete(hk, "small")
+    turnstile = hold(echo)
+    on_a = asyncio.ensure_future(complete(hk, "a", "long one"))
+    await eventually(lambda: echo.started[-1:] == ["long one"])
+    on_b = asyncio.ensure_future(complete(hk, "b", "waits"))
+    await eventually(lambda: hk.list_models()[1].queued == 1)
+    assert states(hk) == {"a": "ready", "b": "unloaded", "small": "ready"}
+    assert echo.unloads == []  # small stays: unloading it alone would not fit b
+    turnstile.release()
+    await on_a
+    await eventually(lambda: "waits" in echo.started)
+    turnstile.release()
+    assert (await on_b).text == "waits"
+    assert states(hk)["b"] == "ready" and "a" in echo.unloads
+
+
 async def test_fairness_cap_batches_requests_by_model(make: Any, echo: EchoBackend) -> None:
     """Alternating clients with one model slot: grouped by model, none starved."""
     hk = await make({"a": {}, "b": {}}, max_loaded_models=1, fairness_cap=2, idle_timeout=-1)
