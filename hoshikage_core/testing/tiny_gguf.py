@@ -25,6 +25,7 @@ def write_tiny_gguf(
     seed: int = 0,
     chat_template: str | None = None,
     extra_tokens: int = 0,
+    fill_in_the_middle: bool = False,
 ) -> Path:
     """Write a llama-architecture GGUF with a tiny vocabulary to ``path``.
 
@@ -33,7 +34,8 @@ def write_tiny_gguf(
     marker ``▁``. The character tokens matter: ctransformers sizes its token
     buffer by the text's length and overruns it (crashing later) when byte
     fallback makes more tokens than characters. Weights are random but fixed
-    by ``seed``.
+    by ``seed``. ``fill_in_the_middle`` adds ``<fim_prefix>``, ``<fim_suffix>``
+    and ``<fim_middle>`` tokens and names them in the metadata, as code models do.
     """
     import gguf
     import numpy as np
@@ -43,10 +45,12 @@ def write_tiny_gguf(
     characters = ["\u2581", *(chr(c) for c in range(0x21, 0x7F))]
     tokens = _SPECIAL + [f"<0x{b:02X}>" for b in range(256)] + characters
     tokens += [f"<extra_{i}>" for i in range(extra_tokens)]
+    fim = ["<fim_prefix>", "<fim_suffix>", "<fim_middle>"] if fill_in_the_middle else []
+    tokens += fim
     n_vocab = len(tokens)
     token_types = [gguf.TokenType.UNKNOWN, gguf.TokenType.CONTROL, gguf.TokenType.CONTROL]
     token_types += [gguf.TokenType.BYTE] * 256 + [gguf.TokenType.NORMAL] * len(characters)
-    token_types += [gguf.TokenType.CONTROL] * extra_tokens
+    token_types += [gguf.TokenType.CONTROL] * (extra_tokens + len(fim))
 
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name("hoshikage-tiny")
@@ -69,6 +73,12 @@ def write_tiny_gguf(
     writer.add_add_bos_token(True)
     if chat_template is not None:
         writer.add_chat_template(chat_template)
+    if fim:
+        first = n_vocab - len(fim)
+        for key, offset in ((gguf.Keys.Tokenizer.FIM_PRE_ID, 0),
+                            (gguf.Keys.Tokenizer.FIM_SUF_ID, 1),
+                            (gguf.Keys.Tokenizer.FIM_MID_ID, 2)):
+            writer.add_uint32(key, first + offset)
 
     def tensor(name: str, *shape: int) -> None:
         data = (rng.standard_normal(shape) * 0.1).astype(np.float32)

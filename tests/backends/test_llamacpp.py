@@ -198,3 +198,26 @@ def test_devices_are_listed(bundled_model_path: Path) -> None:
     assert devices is not None and any(d.kind == "CPU" for d in devices)
     if not llama_cpp.llama_supports_gpu_offload():
         assert "built without GPU support" in describe_placement(llama_cpp, -1, 30)
+
+
+def test_suffix_builds_a_fill_in_the_middle_prompt(tmp_path: Path) -> None:
+    """A model with FIM tokens gets <pre> prefix <suf> suffix <mid>, and generates after it."""
+    from hoshikage_core.testing.tiny_gguf import write_tiny_gguf
+
+    path = write_tiny_gguf(tmp_path / "fim.gguf", fill_in_the_middle=True)
+    model = LlamaCppModel(ModelSpec("fim", path), LlamaCppOptions(n_ctx=128))
+    try:
+        pre, suf, mid = (model.tokenize(t, add_special=False)
+                         for t in ("<fim_prefix>", "<fim_suffix>", "<fim_middle>"))
+        assert len(pre) == len(suf) == len(mid) == 1  # each is one special token
+        tokens = model.prompt_tokens(GenerationRequest(model="fim", prompt="def f(",
+                                                       suffix="return 1"))
+        body = model.tokenize("def f(", add_special=False)
+        tail = model.tokenize("return 1", add_special=False)
+        assert tokens == [1, *pre, *body, *suf, *tail, *mid]  # <s> first: add_bos is on
+        text, final, _ = run(model, prompt="def f(", suffix="return 1", max_tokens=3,
+                             logit_bias={2: -100})
+        assert final.usage is not None and final.usage.prompt_tokens == len(tokens)
+        assert final.usage.completion_tokens == 3
+    finally:
+        model.close()
