@@ -46,6 +46,13 @@ path = "{tiny_gguf_path}"
 [models.tiny.options]
 n_ctx = 256
 
+[models.tiny-ct]         # the same tiny file through the ctransformers backend
+backend = "ctransformers"
+path = "{tiny_gguf_path}"
+[models.tiny-ct.options]
+model_type = "llama"
+context_length = 256
+
 [models.never-used]
 path = "{tiny_gguf_path}"
 

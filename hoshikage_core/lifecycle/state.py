@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config.schema import EffectiveModelSettings, ModelConfig
+from ..errors import HoshikageError
 from ..types import ModelSpec
 
 __all__ = ["ManagedModel", "ModelInfo", "ModelState", "Waiter"]
@@ -82,6 +83,7 @@ class ManagedModel:
         self.state = ModelState.UNLOADED
         self.handle: Any = None
         self.error: str | None = None
+        self.failure: HoshikageError | None = None  # what the last failed load answered
         self.failures = 0
         self.retry_at = 0.0  # monotonic; a failed model is retried from then on
         self.load_seconds: float | None = None

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import openai
 import pytest
@@ -120,3 +122,26 @@ def test_client_disconnect_stops_the_generation(server: RunningServer,
     assert stopped, server.log()[-2000:]
     chunks = int(stopped[-1].split("after ")[1].split()[0])
     assert chunks < 1500  # cut short, not run to max_tokens
+
+
+def test_a_ctransformers_model_serves_completions_and_chat(
+        openai_client: openai.OpenAI) -> None:
+    """The second built-in backend over HTTP, through the SDK, streamed and not."""
+    ask: dict[str, Any] = {"model": "tiny-ct", "max_tokens": 5, "temperature": 0}
+    completion = openai_client.completions.create(prompt="Hello", **ask)
+    assert completion.choices[0].finish_reason in ("stop", "length")
+    assert 1 <= completion.usage.completion_tokens <= 5 and completion.usage.prompt_tokens >= 2
+    streamed = "".join(c.choices[0].text for c in openai_client.completions.create(
+        prompt="Hello", stream=True, **ask) if c.choices)
+    assert streamed == completion.choices[0].text
+    chat = openai_client.chat.completions.create(
+        messages=[{"role": "user", "content": "Hi"}], **ask)
+    assert chat.choices[0].finish_reason in ("stop", "length")
+    assert chat.usage.prompt_tokens > completion.usage.prompt_tokens  # the ChatML around it
+    chunks = list(openai_client.chat.completions.create(
+        messages=[{"role": "user", "content": "Hi"}], stream=True, **ask))
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == \
+        chat.choices[0].message.content
+    with pytest.raises(openai.BadRequestError) as info:  # a field it cannot honour: refused
+        openai_client.completions.create(prompt="Hello", logit_bias={"5": 1}, **ask)
+    assert info.value.param == "logit_bias"

@@ -38,8 +38,11 @@ class Upstream:
     # -- loading: is any server up, and does it have the model? -----------------------
 
     def check(self) -> None:
-        """Fail the load with a clear reason if no server can serve the model."""
+        """Fail the load with a clear reason if no server can serve the model: 503
+        ``upstream_unavailable`` when none answers, a load error when those that
+        answer lack the model."""
         problems = []
+        reachable = False
         with httpx.Client(timeout=self.timeout, headers=self.headers) as client:
             for url in self.pool.order():
                 try:
@@ -51,13 +54,18 @@ class Upstream:
                 if response.status_code >= 400:
                     problems.append(f"{url}: HTTP {response.status_code}")
                     continue
+                reachable = True
                 ids = [m.get("id") for m in response.json().get("data", [])]
                 if ids and self.model not in ids:
                     problems.append(f"{url} has no model '{self.model}' (it has: "
                                     f"{', '.join(map(str, ids[:10]))})")
                     continue
                 return
-        raise RuntimeError("no upstream can serve it: " + "; ".join(problems))
+        message = "no upstream can serve it: " + "; ".join(problems)
+        if reachable:
+            raise RuntimeError(message)
+        raise HoshikageError(f"Model '{self.name}': {message}", status_code=503,
+                             error_type="server_error", code="upstream_unavailable")
 
     # -- generation --------------------------------------------------------------------
 

@@ -69,7 +69,8 @@ def test_all_servers_dead_fails_fast_with_503(dead_url: str) -> None:
         return info.value
 
     error = run(remote(dead_url, other_dead), check)
-    assert error.status_code >= 500 and "no upstream can serve it" in error.message
+    assert (error.status_code, error.code) == (503, "upstream_unavailable")
+    assert "no upstream can serve it" in error.message and dead_url in error.message
 
 
 def test_unroutable_server_times_out_instead_of_hanging() -> None:
@@ -80,7 +81,7 @@ def test_unroutable_server_times_out_instead_of_hanging() -> None:
 
     # 10.255.255.1 swallows packets: only connect_timeout ends the attempt
     error = run(remote("http://10.255.255.1:8000/v1", connect_timeout="300ms"), check)
-    assert error.status_code >= 500
+    assert (error.status_code, error.code) == (503, "upstream_unavailable")
 
 
 def test_unknown_upstream_model_is_a_clear_load_error(upstream_server: RunningServer) -> None:
@@ -93,6 +94,7 @@ def test_unknown_upstream_model_is_a_clear_load_error(upstream_server: RunningSe
     config["models"]["remote"]["options"]["model"] = "no-such-model"
     error = run(config, check)
     assert "has no model 'no-such-model'" in error.message and "tiny" in error.message
+    assert (error.status_code, error.code) == (500, "model_load_failed")  # not a retry matter
 
 
 def test_client_errors_keep_their_status_and_param(upstream_server: RunningServer) -> None:
@@ -122,10 +124,17 @@ def test_logprobs_and_embeddings_pass_through(upstream_server: RunningServer) ->
         request = GenerationRequest(model="remote", prompt="Hello", max_tokens=3, logprobs=2,
                                     temperature=0, logit_bias=NO_EOS)
         result = await hk.run(request)
-        return result
+        embeddings = await hk.models.use("remote", lambda backend, handle: backend.embed(
+            handle, ["Hello", "World"]))
+        return result, embeddings
 
-    result = run(remote(f"{upstream_server.url}/v1"), check)
+    result, embeddings = run(remote(f"{upstream_server.url}/v1"), check)
     assert len(result.logprobs) == 3 and all(len(t.top) == 2 for t in result.logprobs)
+    direct = httpx.post(f"{upstream_server.url}/v1/embeddings", timeout=60, json={
+        "model": "tiny", "input": ["Hello", "World"], "encoding_format": "float"}).json()
+    assert len(embeddings.vectors) == 2
+    assert embeddings.vectors[0] == pytest.approx(direct["data"][0]["embedding"], abs=1e-5)
+    assert embeddings.prompt_tokens == direct["usage"]["prompt_tokens"]
 
 
 def test_a_proxy_server_streams_chat_from_another_hoshikage(
@@ -161,3 +170,32 @@ model = "tiny"
         assert status["backend"] == "upstream" and status["memory_bytes"] == 0
     finally:
         assert stop_server(proxy) == 0
+
+
+def test_a_dead_upstream_stays_a_503_while_backing_off(dead_url: str) -> None:
+    async def check(hk: Hoshikage) -> list[HoshikageError]:
+        errors = []
+        for _ in range(2):  # the first load attempt, then a request inside the backoff
+            with pytest.raises(HoshikageError) as info:
+                await hk.complete("x", model="remote", max_tokens=1)
+            errors.append(info.value)
+        return errors
+
+    first, again = run(remote(dead_url), check)
+    assert (first.status_code, first.code) == (503, "upstream_unavailable")
+    assert (again.status_code, again.code) == (503, "upstream_unavailable")
+    assert "retrying in" in again.message and int(again.headers["Retry-After"]) >= 1
+
+
+def test_installing_the_package_adds_the_backend() -> None:
+    """No change to core: the entry point alone makes `upstream` a backend."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "hoshikage_core", "plugins", "--json"],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    upstream = next(p for p in json.loads(out.stdout) if p["name"] == "upstream")
+    assert upstream["source"] == "entry point" and upstream["distribution"] == "hoshikage-upstream"
+    assert {"hoshikage_load", "hoshikage_generate", "hoshikage_unload"} <= set(upstream["hooks"])
+    assert upstream["unavailable"] is None and upstream["error"] is None
