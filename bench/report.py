@@ -29,12 +29,12 @@ STANDING_NOTES = [
     "Hoshikage decodes up to `parallel` streams in one llama.cpp batch (continuous "
     "batching over llama-cpp-python's low-level API) and, like llama-server, keeps each "
     "slot's KV cache for the next request with the same prefix (see the chat TTFT row).",
-    "Where the time goes (py-spy on the server during a single stream): about 89% of its "
-    "samples are inside `llama_decode`, about 3% in the event loop's wake-up and socket "
-    "writes, the rest (sampling, text, SSE) 1–2% together. Chunks go from the decode "
-    "thread to the event loop in one hand-over per decode step, with no thread per "
-    "request. The client (the `openai` SDK) shares the 2 cores with the server in every "
-    "row, so over-HTTP figures include its cost for all servers alike.",
+    "Every round uses new prompt numbers, so no server answers a single or concurrent "
+    "stream from a prompt cached in an earlier round: TTFTs include evaluating the "
+    "prompt, as raw's (reset before each stream) do. Chunks go from the decode thread to "
+    "the event loop in one hand-over per decode step, with no thread per request.",
+    "Loads are from the page cache (the file was read moments before), and the model "
+    "switch alternates two names for the same file: both figures leave out the disk.",
     "Both Hoshikage and llama-server use flash attention on `auto` (their default); raw "
     "llama-cpp-python runs with its default, off. The machine is shared: figures move by "
     "±10% between runs, so compare rows of one run.",

@@ -38,14 +38,21 @@ from contenders import (  # noqa: E402
     start_llama_server,
 )
 from measure import concurrent, percentile, single  # noqa: E402
+from pyspy import profile_while  # noqa: E402
 from report import write_chart, write_markdown  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
 
-def prompts(count: int) -> list[str]:
-    """Counting prompts: SmolLM2 keeps counting, so every stream runs to max_tokens."""
-    return [", ".join(str(s + i) for i in range(4)) + "," for s in range(1, 16 * count, 16)]
+def prompts(count: int, round_: int = 0) -> list[str]:
+    """Counting prompts: SmolLM2 keeps counting, so every stream runs to max_tokens.
+
+    Each round gets its own numbers, so no server answers from a prompt cached in
+    an earlier round: every TTFT includes evaluating the prompt, as raw's does.
+    """
+    base = 1 + 1000 * round_
+    return [", ".join(str(s + i) for i in range(4)) + ","
+            for s in range(base, base + 16 * count, 16)]
 
 
 def rotated(items: list[Any], by: int) -> list[Any]:
@@ -93,10 +100,12 @@ def mib(size: int) -> str:
     return f"{size / 2**20:.0f} MiB"
 
 
-def hoshikage_operations(server: HttpServer, client: openai.OpenAI,
+def hoshikage_operations(server: HttpServer, client: openai.OpenAI, raw: Raw,
                          rounds: int) -> dict[str, str]:
-    """Cold load, RSS around it, and the time a model switch takes (to first token)."""
+    """Cold load, RSS around it, the time a model switch takes (to first token), and
+    the TTFT of a chat's turns against raw llama-cpp-python's."""
     admin = server.url.removesuffix("/v1") + "/admin/models"
+    httpx.get(f"{admin}", timeout=60)  # the API is built: "before" excludes only the model
     before = rss(server.process.pid)
     started = time.perf_counter()
     loaded = httpx.post(f"{admin}/bench/load", timeout=300).json()
@@ -120,7 +129,8 @@ def hoshikage_operations(server: HttpServer, client: openai.OpenAI,
             pass
     httpx.post(f"{admin}/bench-b/unload", timeout=300)
     httpx.post(f"{admin}/bench/load", timeout=300)  # back to the benchmark's model
-    turn1, turn2, cached = chat_turns(client)
+    turn1, turn2, cached, first_turn = chat_turns(client)
+    raw_turn1 = raw.chat_ttft(first_turn)
     return {
         "Hoshikage: start to healthy (no model loaded yet)": f"{server.started_seconds:.2f} s",
         "Hoshikage: cold model load (POST /admin/models/bench/load)":
@@ -129,13 +139,16 @@ def hoshikage_operations(server: HttpServer, client: openai.OpenAI,
             f"{statistics.median(switches):.2f} s",
         "Hoshikage RSS: before load / loaded / after a request / after unload":
             f"{mib(before)} / {mib(after_load)} / {mib(after_use)} / {mib(after_unload)}",
-        "Hoshikage chat TTFT, turn 1 / turn 2 (turn 1 reused from the KV cache)":
+        "Hoshikage chat TTFT, turn 1 / turn 2 (turn 2 reuses turn 1 from the KV cache)":
             f"{turn1 * 1000:.0f} ms / {turn2 * 1000:.0f} ms ({cached} cached prompt tokens)",
+        "raw llama-cpp-python chat TTFT, turn 1 (the same long prompt, evaluated in full)":
+            f"{raw_turn1 * 1000:.0f} ms",
     }
 
 
-def chat_turns(client: openai.OpenAI) -> tuple[float, float, int]:
-    """TTFT of a chat's first turn (a long system prompt) and of its second turn."""
+def chat_turns(client: openai.OpenAI) -> tuple[float, float, int, list[dict[str, str]]]:
+    """TTFT of a chat's first turn (a long system prompt) and of its second turn; the
+    cached prompt tokens of the second; the first turn's messages."""
     system = "You are a careful assistant. " + " ".join(
         f"Rule {i}: answer briefly and check every fact twice." for i in range(40))
 
@@ -153,13 +166,22 @@ def chat_turns(client: openai.OpenAI) -> tuple[float, float, int]:
                 cached = chunk.usage.prompt_tokens_details.cached_tokens or 0
         return first, text, cached
 
-    history = [{"role": "system", "content": system},
-               {"role": "user", "content": "Name a colour."}]
-    ttft1, answer, _ = ask(history)
-    history += [{"role": "assistant", "content": answer},
-                {"role": "user", "content": "And another one?"}]
+    first_turn = [{"role": "system", "content": system},
+                  {"role": "user", "content": "Name a colour."}]
+    ttft1, answer, _ = ask(first_turn)
+    history = [*first_turn, {"role": "assistant", "content": answer},
+               {"role": "user", "content": "And another one?"}]
     ttft2, _, cached = ask(history)
-    return ttft1, ttft2, cached
+    return ttft1, ttft2, cached, first_turn
+
+
+def profile_note(shares: dict[str, float], samples: int) -> str:
+    parts = ", ".join(f"{name} {share:.0%}" for name, share in
+                      sorted(shares.items(), key=lambda item: -item[1]))
+    return (f"Where the server's time goes during one 256-token stream (py-spy, {samples} "
+            f"samples of its running threads, from this run): {parts}. The client (the "
+            "`openai` SDK) shares the cores with the server in every row, so over-HTTP "
+            "figures include its cost for all servers alike.")
 
 
 def main() -> None:
@@ -171,7 +193,12 @@ def main() -> None:
     parser.add_argument("--tokens", type=int, help="tokens per stream (default 128)")
     parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)))
     parser.add_argument("--out", default=str(REPO / "docs" / "benchmarks.md"))
+    parser.add_argument("--profile", action=argparse.BooleanOptionalAction, default=None,
+                        help="sample the Hoshikage server with py-spy during one 256-token "
+                        "stream (default: on, off with --short)")
     args = parser.parse_args()
+    if args.profile is None:
+        args.profile = not args.short
     rounds = args.rounds or (1 if args.short else 5)
     tokens = args.tokens or (16 if args.short else 128)
     levels = [2] if args.short else [4, 8]
@@ -195,7 +222,7 @@ def main() -> None:
                for s in servers}
     notes: list[str] = []
     try:
-        operations = hoshikage_operations(servers[0], clients["hoshikage"], rounds)
+        operations = hoshikage_operations(servers[0], clients["hoshikage"], raw, rounds)
         operations["raw llama-cpp-python: cold model load (Llama(...))"] = \
             f"{raw.load_seconds:.2f} s"
         for server in servers[1:]:
@@ -207,9 +234,9 @@ def main() -> None:
         raw.stream("1, 2,", 4)
 
         singles: dict[str, list[Any]] = {raw.name: []} | {s.name: [] for s in servers}
-        text = prompts(1)[0]
         contenders: list[Any] = [raw, *servers]
         for r in range(rounds):  # interleaved: every contender once per round, order rotating
+            text = prompts(1, r)[0]
             for contender in rotated(contenders, r):
                 settle()
                 if contender is raw:
@@ -232,7 +259,7 @@ def main() -> None:
                 for server in rotated(servers, r):
                     settle()
                     runs[server.name].append(concurrent(clients[server.name], server.model,
-                                                        prompts(level), tokens))
+                                                        prompts(level, r), tokens))
             concurrent_tables[str(level)] = {name: {
                 "streams": level,
                 "aggregate": statistics.median(r.aggregate_rate for r in results),
@@ -242,6 +269,15 @@ def main() -> None:
             } for name, results in runs.items()}
         if binary is None:
             notes.append("llama-server was not part of this run (no binary given).")
+        if args.profile:
+            hoshikage = servers[0]
+            profiled = profile_while(hoshikage.process.pid, lambda: single(
+                clients["hoshikage"], hoshikage.model, prompts(1, rounds)[0], 256))
+            if profiled is None:
+                notes.append("No profile: py-spy is not installed (pip install py-spy).")
+            else:
+                shares, samples = profiled
+                notes.append(profile_note(shares, samples))
     finally:
         raw.close()
         for server in servers:
