@@ -16,7 +16,8 @@ from pydantic import BaseModel
 
 from .deps import require_api_key
 
-__all__ = ["ERROR_RESPONSES", "ErrorResponse", "install_openapi"]
+__all__ = ["ERROR_RESPONSES", "STREAM_RESPONSES", "ErrorResponse", "error_responses",
+           "install_openapi"]
 
 
 class ErrorDetail(BaseModel):
@@ -36,15 +37,29 @@ def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorResponse, "description": description}
 
 
-ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+_ERRORS: dict[int, dict[str, Any]] = {
     400: _error("Invalid request (the message and param say what)"),
     401: _error("Missing or wrong API key"),
     404: _error("Unknown model or URL"),
-    405: _error("Method not allowed"),
     413: _error("Request body too large"),
     500: _error("The model failed to load, or another server error"),
     503: _error("Queue full (see Retry-After), backend unavailable, or shutting down"),
 }
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` entries for the error statuses a route can answer."""
+    return {status: _ERRORS[status] for status in statuses}
+
+
+ERROR_RESPONSES = error_responses(400, 401, 404, 413, 500, 503)
+"""What a route that generates (chat, completions, embeddings, tokens) can answer."""
+
+STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
+    "description": "The answer; with \"stream\": true, server-sent events ending with "
+                   "data: [DONE]",
+    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+}}
 
 
 def install_openapi(app: FastAPI) -> None:

@@ -73,3 +73,22 @@ async def test_with_keys_the_page_holds_no_data_and_the_api_wants_the_key(
             keyed = await http.get("/admin/models",
                                    headers={"Authorization": "Bearer a-long-key-1"})
             assert keyed.json()["data"][0]["id"] == "echo"
+
+
+async def test_the_schema_declares_what_each_route_really_answers(tmp_path: Path) -> None:
+    async with Hoshikage(config(tmp_path), plugins={"echo": EchoBackend()}) as hk:
+        paths = create_app(hk).openapi()["paths"]
+
+    def statuses(path: str, method: str) -> set[str]:
+        return set(paths[path][method]["responses"])
+
+    assert statuses("/health", "get") == {"200"}  # never fails, never needs a key
+    assert statuses("/metrics", "get") == {"200", "401"}
+    assert statuses("/v1/models/{model_id}", "get") == {"200", "401", "404"}
+    assert {"400", "401", "404", "413", "500", "503"} <= statuses("/v1/chat/completions",
+                                                                   "post")
+    for path in ("/v1/chat/completions", "/v1/completions"):
+        assert "text/event-stream" in paths[path]["post"]["responses"]["200"]["content"]
+    load = paths["/admin/models/{model_id}/load"]["post"]["responses"]
+    assert "application/x-ndjson" in load["200"]["content"] and "503" in load
+    assert not any("422" in op["responses"] for item in paths.values() for op in item.values())

@@ -17,10 +17,10 @@ from ...errors import HoshikageError
 from ...hoshikage import Hoshikage
 from ...lifecycle import LoadEvent, ModelState
 from ..deps import HoshikageDep, require_api_key
-from ..schema_docs import ERROR_RESPONSES
+from ..schema_docs import error_responses
 
 router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(require_api_key)],
-                   responses=ERROR_RESPONSES)
+                   responses=error_responses(401, 404))
 
 
 @router.get("/models")
@@ -39,7 +39,7 @@ async def model_status(model_id: str,
 LOAD_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
     "description": "The model's status; with ?stream=true, NDJSON progress lines first.",
     "content": {"application/x-ndjson": {"schema": {"type": "string"}}},
-}}
+}, **error_responses(400, 413, 500, 503)}
 
 
 @router.post("/models/{model_id}/load", response_model=None, responses=LOAD_RESPONSES)
@@ -86,7 +86,7 @@ def _line(payload: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":")) + "\n"
 
 
-@router.post("/models/{model_id}/unload")
+@router.post("/models/{model_id}/unload", responses=error_responses(413))
 async def unload_model(model_id: str,
                        hoshikage: HoshikageDep) -> dict[str, Any]:
     """Unload once running requests have finished; returns the model's status."""

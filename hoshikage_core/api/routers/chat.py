@@ -20,7 +20,7 @@ from ..deps import HoshikageDep, log_exchange, log_unknown_fields, require_api_k
 from ..disconnect import until_disconnected
 from ..logprobs_format import chat_logprobs
 from ..protocol import ChatCompletionRequest
-from ..schema_docs import ERROR_RESPONSES
+from ..schema_docs import ERROR_RESPONSES, STREAM_RESPONSES
 from ..streaming import open_stream, sse_response
 from ..structured import output_schema
 from ..tools import ToolPlan, might_be_a_call, plan_tools
@@ -68,7 +68,7 @@ def _total(usages: list[Usage]) -> dict[str, Any]:
     return usage_dict(Usage(prompt, completion, cached))
 
 
-@router.post("/v1/chat/completions", response_model=None)
+@router.post("/v1/chat/completions", response_model=None, responses=STREAM_RESPONSES)
 async def chat_completions(
     body: ChatCompletionRequest,
     http_request: Request,

@@ -21,7 +21,7 @@ from ..deps import HoshikageDep, log_exchange, log_unknown_fields, require_api_k
 from ..disconnect import until_disconnected
 from ..logprobs_format import completion_logprobs
 from ..protocol import CompletionRequest
-from ..schema_docs import ERROR_RESPONSES
+from ..schema_docs import ERROR_RESPONSES, STREAM_RESPONSES
 from ..streaming import open_stream, sse_response
 from .usage import usage_dict
 
@@ -77,7 +77,7 @@ def _usage(results: list[tuple[_Choice, Usage]]) -> dict[str, Any]:
     return usage_dict(Usage(sum(prompts.values()), sum(u.completion_tokens for _, u in results)))
 
 
-@router.post("/v1/completions", response_model=None)
+@router.post("/v1/completions", response_model=None, responses=STREAM_RESPONSES)
 async def completions(
     body: CompletionRequest,
     http_request: Request,

@@ -8,10 +8,8 @@ from fastapi import APIRouter
 
 from ..deps import HoshikageDep
 from ..fast_start import health_body
-from ..schema_docs import ERROR_RESPONSES
 
-router = APIRouter(tags=["operations"],
-                   responses=ERROR_RESPONSES)
+router = APIRouter(tags=["operations"])
 
 
 @router.get("/health")

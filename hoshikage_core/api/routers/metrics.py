@@ -7,10 +7,10 @@ from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from ..deps import HoshikageDep, require_api_key
-from ..schema_docs import ERROR_RESPONSES
+from ..schema_docs import error_responses
 
 router = APIRouter(tags=["operations"], dependencies=[Depends(require_api_key)],
-                   responses=ERROR_RESPONSES)
+                   responses=error_responses(401))
 
 
 @router.get("/metrics", response_class=Response)

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Depends
 
 from ...lifecycle import ModelInfo
 from ..deps import HoshikageDep, require_api_key
-from ..schema_docs import ERROR_RESPONSES
+from ..schema_docs import error_responses
 
 router = APIRouter(tags=["openai"], dependencies=[Depends(require_api_key)],
-                   responses=ERROR_RESPONSES)
+                   responses=error_responses(401, 404))
 
 
 def model_object(info: ModelInfo, created: int) -> dict[str, Any]:
