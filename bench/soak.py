@@ -169,6 +169,8 @@ def main() -> None:
     soak = Soak(server.url, args.seed)
     pid = server.process.pid
     rss_samples: list[tuple[int, int]] = [(0, rss(pid))]
+    floors: list[tuple[int, int]] = []  # RSS with every model unloaded, now and then
+    every = 100 if args.short else 500
     started = time.perf_counter()
     deadline = started + args.max_seconds
     done = 0
@@ -181,6 +183,8 @@ def main() -> None:
                 list(pool.map(soak.one, batch))
                 done = batch.stop
                 rss_samples.append((done, rss(pid)))
+                if done % every == 0 or done == total:
+                    floors.append((done, unloaded_rss(server.url, pid)))
         models = httpx.get(f"{server.url}/admin/models").json()["data"]
         metrics = httpx.get(f"{server.url}/metrics").text
     finally:
@@ -200,13 +204,21 @@ def main() -> None:
         if soak.latencies else None,
         "ttft_p50": statistics.median(soak.ttfts) if soak.ttfts else None,
         "model_loads": loads, "rss_start": rss_samples[0][1], "rss_quarter": quarter,
-        "rss_end": rss_samples[-1][1], "rss_samples": rss_samples,
+        "rss_end": rss_samples[-1][1], "rss_samples": rss_samples, "rss_unloaded": floors,
         "final_states": {m["id"]: (m["state"], m["running"], m["queued"]) for m in models},
         "server_exit": exit_code,
     }
     write_report(report, Path(args.out), " ".join(["python bench/soak.py", *sys.argv[1:]]))
     print(Path(args.out).read_text())
     sys.exit(1 if report["unexpected"] else 0)
+
+
+def unloaded_rss(url: str, pid: int) -> int:
+    """Unload every model (after its running requests) and read the server's RSS: what
+    stays resident with nothing loaded, the figure a leak would make grow."""
+    for model in httpx.get(f"{url}/admin/models", timeout=60).json()["data"]:
+        httpx.post(f"{url}/admin/models/{model['id']}/unload", timeout=300)
+    return rss(pid)
 
 
 def quarter_floors(samples: list[tuple[int, int]]) -> list[int]:
@@ -241,6 +253,9 @@ def write_report(report: dict[str, Any], path: Path, command: str) -> None:
         "lowest sample shows the floor) | "
         + " / ".join(f"{low / mib:.0f}" for low in quarter_floors(report["rss_samples"]))
         + " MiB |",
+        "| RSS with every model unloaded, after "
+        + ", ".join(f"{n}" for n, _ in report["rss_unloaded"]) + " requests | "
+        + " / ".join(f"{r / mib:.0f}" for _, r in report["rss_unloaded"]) + " MiB |",
         f"| models at the end (state, running, queued) | {report['final_states']} |",
         f"| server exit status after SIGINT | {report['server_exit']} |",
         "", "RSS after each 100 requests (MiB): "

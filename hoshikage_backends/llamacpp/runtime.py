@@ -94,7 +94,10 @@ class Runtime:
                 False: llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED,
                 "auto": llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO,
             }[options.flash_attn]
-            params.kv_unified = True
+            # one KV stream per sequence: attention looks at its own cells only, not at
+            # every cell the other slots hold (kept for prefix reuse); ~10% faster
+            # with 4 busy slots than one unified cache
+            params.kv_unified = False
             params.no_perf = True
             for key in ("type_k", "type_v"):
                 value = getattr(options, key)
