@@ -22,7 +22,12 @@ export LLAMA_SERVER=$PWD/build/bin/llama-server
 STANDING_NOTES = [
     "*decode tok/s* is a stream's tokens after the first divided by the time after the "
     "first; *aggregate* is all streams' tokens divided by the wall time from the first "
-    "request to the last token; *completed* counts streams that ran to max_tokens.",
+    "request to the last token; *completed* counts streams that ran to max_tokens. "
+    "*CPU per token* is the CPU time (all threads, model compute included) the server "
+    "process used during a stream, per token sent (for raw, the benchmark process's): "
+    "unlike wall-clock rates it hardly moves with the machine's noise. "
+    "`python bench/overhead.py` isolates Hoshikage's own part with a backend that "
+    "costs nothing.",
     "llama-cpp-python's server handles one request at a time and, by default, cuts off "
     "the running stream when another arrives: that is why its concurrent streams do not "
     "complete. Hoshikage and llama-server queue what does not fit in their 4 slots.",
@@ -78,13 +83,15 @@ def write_markdown(results: dict[str, Any], path: Path, chart: Path | None) -> N
         "",
         "## One stream",
         "",
-        "| system | decode tok/s (p50) | × raw | TTFT p50 | TTFT p95 |",
-        "|---|---|---|---|---|",
+        "| system | decode tok/s (p50) | × raw | TTFT p50 | TTFT p95 | CPU per token |",
+        "|---|---|---|---|---|---|",
     ]
     for name, row in single.items():
         ratio = row["rate_p50"] / raw_rate if raw_rate else float("nan")
+        cpu = row.get("cpu_per_token")
         lines.append(f"| {name} | {_f(row['rate_p50'])} | {_f(ratio, 2)} | "
-                     f"{_ms(row['ttft_p50'])} | {_ms(row['ttft_p95'])} |")
+                     f"{_ms(row['ttft_p50'])} | {_ms(row['ttft_p95'])} | "
+                     f"{'–' if cpu is None else f'{cpu * 1000:.1f} ms'} |")
     for n, table in results["concurrent"].items():
         lines += ["", f"## {n} concurrent streams", "",
                   "| system | aggregate tok/s | × raw single | completed | TTFT p50 | TTFT max |",

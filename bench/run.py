@@ -89,6 +89,12 @@ def machine_info(llama_server: Path | None) -> dict[str, Any]:
     return info
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss(process_pid: int) -> int:
     for line in Path(f"/proc/{process_pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -240,16 +246,21 @@ def main() -> None:
             for contender in rotated(contenders, r):
                 settle()
                 if contender is raw:
+                    cpu = time.process_time()
                     ttft, end, count = raw.stream(text, tokens)
                     rate = (count - 1) / (end - ttft) if count > 1 else 0.0
-                    singles[raw.name].append((ttft, rate))
+                    singles[raw.name].append((ttft, rate, (time.process_time() - cpu) / count))
                 else:
+                    cpu = cpu_seconds(contender.process.pid)
                     result = single(clients[contender.name], contender.model, text, tokens)
-                    singles[contender.name].append((result.ttft, result.decode_rate))
+                    used = cpu_seconds(contender.process.pid) - cpu
+                    singles[contender.name].append((result.ttft, result.decode_rate,
+                                                    used / max(1, result.tokens)))
         single_table = {name: {
-            "rate_p50": statistics.median(r for _, r in runs),
-            "ttft_p50": percentile([t for t, _ in runs], 50),
-            "ttft_p95": percentile([t for t, _ in runs], 95),
+            "rate_p50": statistics.median(r for _, r, _ in runs),
+            "ttft_p50": percentile([t for t, _, _ in runs], 50),
+            "ttft_p95": percentile([t for t, _, _ in runs], 95),
+            "cpu_per_token": statistics.median(c for _, _, c in runs),
         } for name, runs in singles.items()}
 
         concurrent_tables: dict[str, dict[str, Any]] = {}
