@@ -221,6 +221,12 @@ def unloaded_rss(url: str, pid: int) -> int:
     return rss(pid)
 
 
+def floor_drift(report: dict[str, Any]) -> int:
+    """RSS with nothing loaded at the last checkpoint minus at the first."""
+    floors = [rss for _, rss in report["rss_unloaded"]]
+    return floors[-1] - floors[0] if floors else 0
+
+
 def quarter_floors(samples: list[tuple[int, int]]) -> list[int]:
     """The lowest RSS sample in each quarter of the run (the start sample excluded)."""
     after_start = [rss for _, rss in samples[1:]] or [samples[0][1]]
@@ -256,8 +262,13 @@ def write_report(report: dict[str, Any], path: Path, command: str) -> None:
         "| RSS with every model unloaded, after "
         + ", ".join(f"{n}" for n, _ in report["rss_unloaded"]) + " requests | "
         + " / ".join(f"{r / mib:.0f}" for _, r in report["rss_unloaded"]) + " MiB |",
+        f"| the same, from the first checkpoint to the last | {floor_drift(report) / mib:+.0f} "
+        "MiB |",
         f"| models at the end (state, running, queued) | {report['final_states']} |",
         f"| server exit status after SIGINT | {report['server_exit']} |",
+        "", "RSS with every model unloaded is the figure a leak would make grow: it is "
+        "read after unloading both models at each checkpoint. (At the very start nothing "
+        "has been loaded yet and the API is not built, so that first reading is lower.)",
         "", "RSS after each 100 requests (MiB): "
         + ", ".join(f"{n}: {r / mib:.0f}" for n, r in report["rss_samples"]), "",
     ]

@@ -25,3 +25,6 @@ def test_short_soak_has_no_unexpected_outcome(tmp_path: Path) -> None:
     assert report["model_loads"] >= 2  # models really came and went
     assert all(running == 0 and queued == 0
                for _, running, queued in report["final_states"].values())
+    checkpoints = [n for n, _ in report["rss_unloaded"]]
+    assert checkpoints == [100, 200, 300]  # RSS with nothing loaded, measured as it goes
+    assert "RSS with every model unloaded" in out.read_text()
