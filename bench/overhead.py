@@ -87,8 +87,8 @@ def main() -> None:
     (folder / "plugins" / "null.py").write_text(PLUGIN)
     (folder / "model.bin").write_bytes(b"x")
     config = folder / "overhead.toml"
-    config.write_text(f'[plugins]\ndir = "plugins"\n[models.null]\nbackend = "null"\n'
-                      f'path = "model.bin"\n')
+    config.write_text('[plugins]\ndir = "plugins"\n[models.null]\nbackend = "null"\n'
+                      'path = "model.bin"\n')
     server = start_server(config, folder / "server.log", "--log-level", "warning")
     pid = server.process.pid
     requests = {

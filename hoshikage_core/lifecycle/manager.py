@@ -18,7 +18,6 @@ ends, a load or unload finishes). Loads and unloads run in worker threads.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import itertools
 import logging
 import math
@@ -35,7 +34,6 @@ from ..config.sizes import format_bytes
 from ..errors import (
     BackendUnavailableError,
     HoshikageError,
-    InvalidRequestError,
     ModelLoadError,
     ModelNotFoundError,
     ModelTooLargeError,
@@ -46,6 +44,8 @@ from ..metrics import Metrics
 from ..plugins import Backend, Plugins
 from ..threads import iterate_in_thread
 from ..types import Chunk, GenerationRequest
+from .defaults import with_model_defaults
+from .idle import IdleReaper
 from .placement import choose_victims
 from .progress import LoadEvent, LoadListener, LoadWatchers, progress_reporter
 from .release import return_memory_to_os
@@ -84,8 +84,8 @@ class ModelManager:
                        for alias in (name, *model.aliases)}
         self._order = itertools.count()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._wakeup: asyncio.Event | None = None
-        self._reaper: asyncio.Task[None] | None = None
+        self._reaper = IdleReaper(self._models.values(), clock,
+                                  lambda model: self._start_unload(model, "idle timeout"))
         self._closing = False
         self._load_watchers = LoadWatchers()
 
@@ -118,7 +118,7 @@ class ModelManager:
                        keep_alive: float | None = None) -> AsyncGenerator[Chunk, None]:
         """Stream chunks for ``request``: wait for a slot, load if needed, generate."""
         model = self.get(request.model)
-        request = _with_model_defaults(request, model)
+        request = with_model_defaults(request, model)
         refuse_unsupported(request, self._backend(model).supported_fields(), model=model.name,
                            backend=model.config.backend)
         await self._acquire(model, keep_alive)
@@ -173,7 +173,7 @@ class ModelManager:
     async def _acquire(self, model: ManagedModel, keep_alive: float | None) -> None:
         """Return once ``model`` is ready and one of its slots is ours."""
         ticket = next(self._order)  # arrival order, taken before anything awaits
-        self._start_reaper()
+        self._reaper.start()
         if self._closing:
             raise ShuttingDownError("The server is shutting down.")
         self._backend(model)
@@ -273,7 +273,7 @@ class ModelManager:
         for model in self._models.values():
             if model.unload_requested and model.state is ModelState.READY and not model.running:
                 self._start_unload(model, "unload requested")
-        self._wake_reaper()
+        self._reaper.wake()
 
     def _make_room_and_load(self, model: ManagedModel) -> bool:
         """Start loading ``model`` if it fits, else evict idle models. True if loading."""
@@ -396,34 +396,9 @@ class ModelManager:
             model.unloaded.set()
             self._schedule()
 
-    # -- idle unloading ----------------------------------------------------------
-
-    def _start_reaper(self) -> None:
-        if self._reaper is None and not self._closing:
-            self._wakeup = asyncio.Event()
-            self._reaper = asyncio.get_running_loop().create_task(self._reap_forever())
-
-    def _wake_reaper(self) -> None:
-        if self._wakeup is not None:
-            self._wakeup.set()
-
     def reap_idle(self) -> None:
-        """Unload every idle model whose idle timeout has passed."""
-        now = self._clock.monotonic()
-        for model in self._models.values():
-            if model.is_idle and model.expires_at is not None and model.expires_at <= now:
-                self._start_unload(model, "idle timeout")
-
-    async def _reap_forever(self) -> None:
-        assert self._wakeup is not None
-        while True:
-            self.reap_idle()
-            deadlines = [m.expires_at for m in self._models.values()
-                         if m.is_idle and m.expires_at is not None]
-            self._wakeup.clear()
-            delay = min(deadlines) - self._clock.monotonic() if deadlines else None
-            await _first_of(self._wakeup.wait(),
-                            self._clock.sleep(delay) if delay is not None else None)
+        """Unload every idle model whose idle timeout has passed (now, not on the clock)."""
+        self._reaper.reap()
 
     # -- admin -----------------------------------------------------------------
 
@@ -437,7 +412,7 @@ class ModelManager:
     async def unload(self, name_or_alias: str) -> ModelInfo:
         """Unload a model once its running requests have finished."""
         model = self.get(name_or_alias)
-        self._start_reaper()
+        self._reaper.start()
         if model.state in (ModelState.LOADING, ModelState.READY, ModelState.UNLOADING):
             model.unload_requested = model.state is not ModelState.UNLOADING
             self._schedule()
@@ -446,7 +421,7 @@ class ModelManager:
 
     async def start(self) -> None:
         """Start the idle reaper and load the models marked ``preload``."""
-        self._start_reaper()
+        self._reaper.start()
         for model in self._models.values():
             if model.config.preload:
                 self._spawn(self._preload(model))
@@ -481,9 +456,7 @@ class ModelManager:
             busy = [m.name for m in self._models.values() if m.running]
             log.warning("still generating at shutdown, not unloaded: %s", ", ".join(busy))
         await self.settle()
-        if self._reaper is not None:
-            self._reaper.cancel()
-            await asyncio.gather(self._reaper, return_exceptions=True)
+        await self._reaper.stop()
 
     # -- helpers ---------------------------------------------------------------
 
@@ -535,30 +508,3 @@ class ModelManager:
                 f"the whole memory_budget of {format_bytes(self._budget)}. Raise "
                 "[defaults] memory_budget, or lower the model's n_ctx or use a smaller file.")
 
-
-def _with_model_defaults(request: GenerationRequest, model: ManagedModel) -> GenerationRequest:
-    """Fill the fields the request left out from ``[models.NAME.sampling]``, and hold
-    ``max_tokens`` to the model's ``max_tokens_limit``."""
-    defaults = model.config.sampling.as_request_defaults()
-    missing = {k: v for k, v in defaults.items() if getattr(request, k) is None}
-    request = dataclasses.replace(request, model=model.name, **missing)
-    limit = model.settings.max_tokens_limit
-    if limit is not None:
-        if request.max_tokens is None:
-            request = dataclasses.replace(request, max_tokens=limit)
-        elif request.max_tokens > limit:
-            raise InvalidRequestError(
-                f"max_tokens is {request.max_tokens}, more than model '{model.name}' allows "
-                f"({limit}, its max_tokens_limit).", param="max_tokens")
-    return request
-
-
-async def _first_of(*awaitables: Any) -> None:
-    """Wait until the first of ``awaitables`` (None entries ignored) finishes."""
-    tasks = [asyncio.ensure_future(a) for a in awaitables if a is not None]
-    try:
-        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)

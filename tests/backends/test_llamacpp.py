@@ -221,3 +221,20 @@ def test_suffix_builds_a_fill_in_the_middle_prompt(tmp_path: Path) -> None:
         assert final.usage.completion_tokens == 3
     finally:
         model.close()
+
+
+def test_plain_greedy_takes_the_argmax_path_and_picks_what_the_chain_picks(
+        smollm2: LlamaCppModel) -> None:
+    """temperature 0 and nothing else: argmax over the logits, token for token the same
+    as llama.cpp's sampler chain (forced here by a neutral penalty the chain applies)."""
+    from hoshikage_backends.llamacpp.sampling import GreedySampler, build_sampler
+
+    plain = GenerationRequest(model="smollm2", prompt="The capital of France is",
+                              temperature=0, max_tokens=24)
+    assert isinstance(build_sampler(smollm2.runtime.model, plain, seed=None), GreedySampler)
+    assert not isinstance(build_sampler(smollm2.runtime.model, plain, seed=None,
+                                        logit_bias={1: 0.0}), GreedySampler)
+    fast, _, _ = run(smollm2, prompt=plain.prompt, temperature=0, max_tokens=24)
+    slow, _, _ = run(smollm2, prompt=plain.prompt, temperature=0, max_tokens=24,
+                     logit_bias={0: 0.0})  # a bias of 0 changes nothing but takes the chain
+    assert fast == slow and len(fast) > 20
