@@ -7,15 +7,12 @@ needed are read from the ggml library it ships (found next to ``libllama``).
 from __future__ import annotations
 
 import ctypes
-import logging
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 __all__ = ["Device", "describe_placement", "list_devices"]
-
-log = logging.getLogger(__name__)
 
 GPU_TYPES = {1: "GPU", 2: "integrated GPU"}  # ggml_backend_dev_type: CPU, GPU, IGPU, ACCEL
 

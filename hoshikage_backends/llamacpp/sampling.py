@@ -36,15 +36,15 @@ class GreedySampler:
 
     def __init__(self, n_vocab: int) -> None:
         import llama_cpp
-
-        self._n_vocab = n_vocab
-        self._logits_of = llama_cpp.llama_get_logits_ith
-
-    def sample(self, context: Any, row: int) -> int:
         import numpy as np
 
+        self._shape = (n_vocab,)
+        self._logits_of = llama_cpp.llama_get_logits_ith
+        self._as_array = np.ctypeslib.as_array
+
+    def sample(self, context: Any, row: int) -> int:
         logits = self._logits_of(context.ctx, row)
-        return int(np.ctypeslib.as_array(logits, shape=(self._n_vocab,)).argmax())
+        return int(self._as_array(logits, shape=self._shape).argmax())
 
     def close(self) -> None:
         """Nothing to free (the chain's counterpart has C memory)."""

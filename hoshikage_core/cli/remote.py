@@ -99,20 +99,21 @@ class ServerClient:
             for line in response.iter_lines():
                 if not line.strip():
                     continue
-                item = json.loads(line)
-                if isinstance(item.get("error"), dict):
-                    raise ServerError(str(item["error"].get("message")))
-                yield item
+                yield _unless_error(json.loads(line))
 
 
 def _event_payloads(source: EventSource) -> Iterator[dict[str, Any]]:
     for event in source.iter_sse():
         if event.data == "[DONE]":
             return
-        payload = json.loads(event.data)
-        if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
-            raise ServerError(str(payload["error"].get("message")))
-        yield payload
+        yield _unless_error(json.loads(event.data))
+
+
+def _unless_error(payload: Any) -> Any:
+    """``payload``, unless it is an OpenAI-shaped error line or event: then raise it."""
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        raise ServerError(str(payload["error"].get("message")))
+    return payload
 
 
 def _error_of(response: httpx.Response) -> ServerError:

@@ -8,7 +8,6 @@ from pathlib import Path
 import click
 from click.shell_completion import CompletionItem, get_completion_class
 
-from ..config import CONFIG_ENV_VAR
 from .remote import DEFAULT_URL, ServerClient, ServerError
 
 __all__ = ["completion", "complete_model_names"]
@@ -17,15 +16,14 @@ SHELLS = ("bash", "zsh", "fish")
 
 
 def _configured_names() -> list[str]:
-    from ..config import default_config, load_config
     from ..errors import ConfigError
+    from .serve import read_config
 
-    path = os.environ.get(CONFIG_ENV_VAR)
     try:
-        config = load_config(Path(path)) if path else default_config()
+        config = read_config(None)  # $HOSHIKAGE_CONFIG, else the bundled model
     except ConfigError:
         return []
-    return [name for name, model in config.models.items() for name in (name, *model.aliases)]
+    return [alias for name, model in config.models.items() for alias in (name, *model.aliases)]
 
 
 def complete_model_names(ctx: click.Context, param: click.Parameter,

@@ -341,7 +341,6 @@ class ModelManager:
             model.load_seconds = round(time.perf_counter() - started, 3)
             model.served_while_others_wait = 0
             model.state = ModelState.READY
-            model.load_progress = None
             if not model.queue:
                 model.mark_idle(self._clock.monotonic())
             log.info("model %s ready in %.2fs", model.name, model.load_seconds)
@@ -353,7 +352,6 @@ class ModelManager:
         reason = exc.message if isinstance(exc, HoshikageError) else f"{type(exc).__name__}: {exc}"
         was_loading = model.state is ModelState.LOADING
         model.state, model.error, model.handle = ModelState.FAILED, reason, None
-        model.load_progress = None
         model.failures += 1
         model.retry_at = self._clock.monotonic() + retry_backoff(model.failures)
         model.unloaded.set()
