@@ -125,8 +125,10 @@ class Hoshikage:
     ) -> AsyncGenerator[Chunk, None]:
         """Stream the chunks of one generation. Close the iterator to cancel it.
 
-        ``keep_alive`` (seconds; ``math.inf`` = forever) replaces the model's
-        idle timeout from now on, as Ollama's ``keep_alive`` does.
+        ``keep_alive`` (seconds; ``math.inf`` = forever) is how long the model
+        stays loaded after this request, instead of its ``idle_timeout``, as
+        Ollama's ``keep_alive`` does; later requests without one use the
+        ``idle_timeout`` again.
         """
         async with aclosing(self.models.generate(request, keep_alive=keep_alive)) as chunks:
             async for chunk in chunks:

@@ -24,8 +24,9 @@ class EchoBackend:
 
     ``fail_load`` names models whose load raises; ``fail_after`` makes a
     generation raise after that many chunks; ``gate`` blocks each chunk until
-    set; ``turnstile`` (a semaphore) must be released once per generation
-    before it finishes, so a test decides which request ends when.
+    set; ``load_gate`` blocks every load until set; ``turnstile`` (a semaphore)
+    must be released once per generation before it finishes, so a test decides
+    which request ends when.
     ``options["memory"]`` is the model's memory estimate. Its load takes no
     ``progress`` argument: see :class:`ProgressBackend` for one that does.
     """
@@ -45,6 +46,7 @@ class EchoBackend:
     finished: list[str] = field(default_factory=list)
     load_progress: tuple[float, ...] = ()
     load_gates: list[threading.Event] = field(default_factory=list)
+    load_gate: threading.Event | None = None
 
     @hookimpl
     def hoshikage_supported_fields(self) -> frozenset[str]:
@@ -58,6 +60,8 @@ class EchoBackend:
     @hookimpl
     def hoshikage_load(self, model: ModelSpec) -> EchoHandle:
         self.threads.add(threading.current_thread().name)
+        if self.load_gate is not None:
+            self.load_gate.wait(timeout=30)
         if model.name in self.fail_load:
             raise RuntimeError(f"cannot load {model.name}: file is corrupt")
         return self._loaded(model)

@@ -5,13 +5,16 @@ synchronous function called whenever something changes (a request arrives or
 ends, a load or unload finishes). Loads and unloads run in worker threads.
 
 - A request takes one of its model's ``parallel`` slots, or waits in the
-  model's FIFO queue (at most ``max_queue``; beyond that 503 + Retry-After).
+  model's FIFO queue. A model takes ``parallel + max_queue`` requests at once
+  in every state (while it loads, the first ``parallel`` waiters hold the
+  slots they will run in); beyond that 503 + Retry-After.
 - A model loads when one of its requests is first in line and it fits under
   ``max_loaded_models`` and ``memory_budget``; idle models make room, least
   recently used first. Busy models are never interrupted: when another model
   waits for their room, they serve at most ``fairness_cap`` more requests,
   then drain and are unloaded.
-- An idle model unloads ``idle_timeout`` after its last request ended.
+- An idle model unloads ``idle_timeout`` after its last request ended (or that
+  request's own ``keep_alive``, which governs only the expiry after it).
 - A model that fails to load answers its error until a backoff has passed.
 """
 
@@ -121,7 +124,7 @@ class ModelManager:
         request = with_model_defaults(request, model)
         refuse_unsupported(request, self._backend(model).supported_fields(), model=model.name,
                            backend=model.config.backend)
-        await self._acquire(model, keep_alive)
+        await self._acquire(model)
         started = time.perf_counter()
         sent, finished = 0, False
         metrics, label = self._metrics, model.name
@@ -149,7 +152,7 @@ class ModelManager:
             if not finished:
                 log.info("%s: generation stopped early after %d chunks (client gone or error)",
                          model.name, sent)
-            self._release(model, time.perf_counter() - started)
+            self._release(model, time.perf_counter() - started, keep_alive)
 
     async def use(self, name_or_alias: str, work: Callable[[Backend, Any], T], *,
                   keep_alive: float | None = None) -> T:
@@ -159,7 +162,7 @@ class ModelManager:
         generation, so the model is neither unloaded nor shared mid-call.
         """
         model = self.get(name_or_alias)
-        await self._acquire(model, keep_alive)
+        await self._acquire(model)
         started = time.perf_counter()
         backend, handle = self._backend(model), model.handle
         job = asyncio.get_running_loop().run_in_executor(self._executor, work, backend, handle)
@@ -168,26 +171,24 @@ class ModelManager:
         finally:
             if not job.done():  # cancelled: the thread still uses the handle; wait for it
                 await asyncio.wait([job])
-            self._release(model, time.perf_counter() - started)
+            self._release(model, time.perf_counter() - started, keep_alive)
 
-    async def _acquire(self, model: ManagedModel, keep_alive: float | None) -> None:
+    async def _acquire(self, model: ManagedModel) -> None:
         """Return once ``model`` is ready and one of its slots is ours."""
         ticket = next(self._order)  # arrival order, taken before anything awaits
         self._reaper.start()
         if self._closing:
             raise ShuttingDownError("The server is shutting down.")
         self._backend(model)
-        if keep_alive is not None:
-            model.keep_alive = keep_alive
         await self._ensure_estimate(model)
         if model.state is ModelState.FAILED and self._clock.monotonic() < model.retry_at:
             raise self._backing_off(model)
         if self._can_start_now(model):
             self._grant(model)
             return
-        if model.queue or model.running:
-            if len(model.queue) >= model.settings.max_queue:
-                raise QueueFullError(model.name, len(model.queue), self._retry_after(model))
+        if model.running + len(model.queue) >= model.capacity:
+            waiting = model.running + len(model.queue) - model.settings.parallel
+            raise QueueFullError(model.name, waiting, self._retry_after(model))
         waiter = Waiter(asyncio.get_running_loop().create_future(), ticket)
         model.enqueue(waiter)
         model.expires_at = None
@@ -200,7 +201,7 @@ class ModelManager:
                 model.queue.remove(waiter)
             elif waiter.future.done() and not waiter.future.cancelled() \
                     and waiter.future.exception() is None:
-                self._release(model, None)
+                self._release(model, None, None)
             self._schedule()
             raise
 
@@ -217,14 +218,17 @@ class ModelManager:
         error.headers = {"Retry-After": str(wait)}
         return error
 
-    def _release(self, model: ManagedModel, seconds: float | None) -> None:
+    def _release(self, model: ManagedModel, seconds: float | None,
+                 keep_alive: float | None) -> None:
+        """A request is done with its slot; ``keep_alive`` (its own, if it sent one)
+        sets how long the model stays loaded if it was the last."""
         now = self._clock.monotonic()
         model.running -= 1
         model.last_used = now
         if seconds is not None:
             model.average_seconds = 0.8 * model.average_seconds + 0.2 * seconds
         if model.running == 0 and not model.queue:
-            model.mark_idle(now)
+            model.mark_idle(now, keep_alive)
         self._schedule()
 
     def _grant(self, model: ManagedModel) -> None:
@@ -401,10 +405,11 @@ class ModelManager:
     # -- admin -----------------------------------------------------------------
 
     async def load(self, name_or_alias: str) -> ModelInfo:
-        """Load a model now (through the same queue and limits as requests)."""
+        """Load a model now (through the same queue and limits as requests); it then
+        stays loaded for its ``idle_timeout``."""
         model = self.get(name_or_alias)
-        await self._acquire(model, None)
-        self._release(model, None)
+        await self._acquire(model)
+        self._release(model, None, None)
         return self._info(model)
 
     async def unload(self, name_or_alias: str) -> ModelInfo:

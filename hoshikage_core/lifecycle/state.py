@@ -94,7 +94,6 @@ class ManagedModel:
         self.queue: deque[Waiter] = deque()
         self.last_used: float | None = None  # monotonic
         self.expires_at: float | None = None  # monotonic; None = not idle or never
-        self.keep_alive: float | None = None  # request override of idle_timeout
         self.unload_requested = False
         self.served_while_others_wait = 0
         self.average_seconds = 5.0  # of a request, for Retry-After
@@ -110,8 +109,9 @@ class ManagedModel:
         self.queue.insert(index, waiter)
 
     @property
-    def idle_timeout(self) -> float:
-        return self.keep_alive if self.keep_alive is not None else self.settings.idle_timeout
+    def capacity(self) -> int:
+        """Requests the model takes at once, running or waiting, in every state."""
+        return self.settings.parallel + self.settings.max_queue
 
     @property
     def holds_memory(self) -> bool:
@@ -128,9 +128,10 @@ class ManagedModel:
     def oldest_waiter(self) -> int:
         return self.queue[0].order if self.queue else math.inf  # type: ignore[return-value]
 
-    def mark_idle(self, now: float) -> None:
-        """The last request ended: start the idle clock."""
-        timeout = self.idle_timeout
+    def mark_idle(self, now: float, keep_alive: float | None = None) -> None:
+        """The last request ended: start the idle clock, for that request's own
+        ``keep_alive`` if it sent one, else for the model's ``idle_timeout``."""
+        timeout = self.settings.idle_timeout if keep_alive is None else keep_alive
         self.expires_at = None if math.isinf(timeout) else now + timeout
 
     def info(self, monotonic_now: float, wall_now: float) -> ModelInfo:

@@ -132,23 +132,54 @@ async def test_idle_timeout_forever_and_zero(make: Any, clock: FakeClock) -> Non
     assert hk.list_models()[0].expires_at is None
 
 
-async def test_keep_alive_overrides_from_then_on(make: Any, clock: FakeClock,
-                                                 echo: EchoBackend) -> None:
+async def test_keep_alive_governs_only_the_expiry_after_its_own_request(
+        make: Any, clock: FakeClock, echo: EchoBackend) -> None:
     hk = await make({"a": {}}, idle_timeout="1h")
     await complete(hk, "a", keep_alive=0.0)
     await clock.advance(0)
     await hk.models.settle()
     assert states(hk) == {"a": "unloaded"}
-    await complete(hk, "a")  # no keep_alive: the override still holds
-    await clock.advance(0)
-    await hk.models.settle()
-    assert states(hk) == {"a": "unloaded"} and echo.loads == ["a", "a"]
+    await complete(hk, "a")  # no keep_alive: the model's idle_timeout again
+    await clock.advance(600)
+    assert states(hk) == {"a": "ready"}
+    assert hk.list_models()[0].expires_at == pytest.approx(clock.time() + 3000)
     await complete(hk, "a", keep_alive=30.0)
     await clock.advance(29)
     assert states(hk) == {"a": "ready"}
     await clock.advance(2)
     await hk.models.settle()
-    assert states(hk) == {"a": "unloaded"}
+    assert states(hk) == {"a": "unloaded"} and echo.loads == ["a", "a"]
+
+
+async def test_a_load_after_keep_alive_zero_uses_the_idle_timeout(
+        make: Any, clock: FakeClock) -> None:
+    hk = await make({"a": {}}, idle_timeout="10m")
+    await complete(hk, "a", keep_alive=0.0)
+    await clock.advance(0)
+    await hk.models.settle()
+    info = await hk.models.load("a")
+    assert info.state is ModelState.READY
+    assert info.expires_at == pytest.approx(clock.time() + 600)
+    await clock.advance(599)
+    await hk.models.settle()
+    assert states(hk) == {"a": "ready"}
+
+
+async def test_of_overlapping_requests_the_last_to_finish_sets_the_expiry(
+        make: Any, clock: FakeClock, echo: EchoBackend) -> None:
+    hk = await make({"a": {"parallel": 2}}, idle_timeout="1h")
+    turnstile = hold(echo)
+    long = asyncio.ensure_future(complete(hk, "a", "long", keep_alive=60.0))
+    short = asyncio.ensure_future(complete(hk, "a", "short", keep_alive=30.0))
+    await eventually(lambda: len(echo.started) == 2)
+    turnstile.release()
+    await eventually(lambda: len(echo.finished) == 1)
+    assert hk.list_models()[0].expires_at is None  # one still runs: no expiry yet
+    turnstile.release()
+    await asyncio.gather(long, short)
+    last = echo.finished[-1]
+    expected = {"long": 60.0, "short": 30.0}[last]
+    assert hk.list_models()[0].expires_at == pytest.approx(clock.time() + expected)
 
 
 async def test_queued_requests_keep_a_model_loaded(make: Any, clock: FakeClock,
@@ -309,6 +340,25 @@ async def test_full_queue_answers_503_with_retry_after(make: Any, echo: EchoBack
     assert echo.finished == ["one", "two"]
 
 
+@pytest.mark.parametrize("cold", [True, False], ids=["loading", "ready"])
+async def test_capacity_is_parallel_plus_max_queue_loaded_or_not(
+        make: Any, echo: EchoBackend, cold: bool) -> None:
+    hk = await make({"a": {"parallel": 1, "max_queue": 2}})
+    if not cold:
+        await hk.models.load("a")
+    echo.load_gate = threading.Event()
+    turnstile = hold(echo)
+    tasks = [asyncio.ensure_future(complete(hk, "a", f"r{i}")) for i in range(3)]
+    await eventually(lambda: hk.list_models()[0].queued + hk.list_models()[0].running == 3)
+    assert hk.list_models()[0].state is (ModelState.LOADING if cold else ModelState.READY)
+    with pytest.raises(QueueFullError, match="2 requests are already waiting"):
+        await complete(hk, "a", "one too many")
+    echo.load_gate.set()
+    for _ in range(3):
+        turnstile.release()
+    assert [r.text for r in await asyncio.gather(*tasks)] == ["r0", "r1", "r2"]
+
+
 async def test_a_queued_request_whose_client_left_is_dropped(make: Any,
                                                               echo: EchoBackend) -> None:
     hk = await make({"a": {}})
@@ -365,9 +415,10 @@ async def test_admin_unload_waits_for_running_requests(make: Any, echo: EchoBack
     running = asyncio.ensure_future(complete(hk, "a", "busy"))
     await eventually(lambda: echo.started == ["busy"])
     unloading = asyncio.ensure_future(hk.models.unload("a"))
-    for _ in range(20):
-        await asyncio.sleep(0.001)
-    assert not unloading.done() and states(hk) == {"a": "ready"}
+    # unload() records the request and schedules at once, before it waits: from then
+    # on an unload that did not wait would already be under way
+    await eventually(lambda: hk.models.get("a").unload_requested)
+    assert not unloading.done() and states(hk) == {"a": "ready"} and echo.unloads == []
     turnstile.release()
     await running
     info = await unloading
