@@ -39,10 +39,15 @@ class Upstream:
 
     def check(self) -> None:
         """Fail the load with a clear reason if no server can serve the model: 503
-        ``upstream_unavailable`` when none answers, a load error when those that
-        answer lack the model."""
+        ``upstream_unavailable`` when none answers.
+
+        A server's model list is a hint, not the truth: servers answer for names
+        they do not list (aliases; Ollama's ``llama3.2`` for ``llama3.2:latest``;
+        llama-server answers for any name). A name that is not listed is looked up
+        with ``GET /models/{name}``; if that does not confirm it either, the load
+        still succeeds with a warning, and the first request decides.
+        """
         problems = []
-        reachable = False
         with httpx.Client(timeout=self.timeout, headers=self.headers) as client:
             for url in self.pool.order():
                 try:
@@ -54,18 +59,22 @@ class Upstream:
                 if response.status_code >= 400:
                     problems.append(f"{url}: HTTP {response.status_code}")
                     continue
-                reachable = True
-                ids = [m.get("id") for m in response.json().get("data", [])]
-                if ids and self.model not in ids:
-                    problems.append(f"{url} has no model '{self.model}' (it has: "
-                                    f"{', '.join(map(str, ids[:10]))})")
-                    continue
+                ids = _listed_ids(response)
+                if ids and self.model not in ids and not self._confirmed(client, url):
+                    log.warning("%s: %s does not list model '%s' (it lists: %s); loading "
+                                "anyway, the first request will tell", self.name, url,
+                                self.model, ", ".join(map(str, ids[:10])))
                 return
-        message = "no upstream can serve it: " + "; ".join(problems)
-        if reachable:
-            raise RuntimeError(message)
-        raise HoshikageError(f"Model '{self.name}': {message}", status_code=503,
+        raise HoshikageError(f"Model '{self.name}': no upstream can serve it: "
+                             + "; ".join(problems), status_code=503,
                              error_type="server_error", code="upstream_unavailable")
+
+    def _confirmed(self, client: httpx.Client, url: str) -> bool:
+        """Whether ``GET {url}/models/{model}`` knows the model (it resolves aliases)."""
+        try:
+            return client.get(f"{url}/models/{self.model}").status_code == 200
+        except httpx.TransportError:
+            return False
 
     # -- generation --------------------------------------------------------------------
 
@@ -175,3 +184,12 @@ class Upstream:
 
     def describe(self) -> dict[str, Any]:
         return {"model": self.model, "busy": self.pool.busy()}
+
+
+def _listed_ids(response: httpx.Response) -> list[str]:
+    """The model ids of a ``GET /models`` answer; none if it is not the usual shape."""
+    try:
+        data = response.json().get("data", [])
+        return [str(m["id"]) for m in data if isinstance(m, dict) and "id" in m]
+    except (ValueError, AttributeError):
+        return []

@@ -126,6 +126,10 @@ def error_from_response(status: int, text: str, url: str) -> HoshikageError:
         if detail.get("code"):
             error.code = str(detail["code"])
         return error
+    if status == 404 and "model" in message.lower():  # vLLM, Ollama, Hoshikage: no such model
+        return HoshikageError(f"The upstream {url} has no such model: {message}",
+                              status_code=404, error_type="invalid_request_error",
+                              code="model_not_found")
     if status in (429, 503):
         return HoshikageError(f"The upstream {url} is busy: {message}", status_code=503,
                               error_type="server_error", code="upstream_busy")

@@ -15,7 +15,7 @@ def upstream_server(tmp_path_factory: pytest.TempPathFactory,
                     tiny_gguf_path: Path) -> Iterator[RunningServer]:
     folder = tmp_path_factory.mktemp("upstream")
     config = folder / "upstream.toml"
-    config.write_text(f'[models.tiny]\npath = "{tiny_gguf_path}"\n'
+    config.write_text(f'[models.tiny]\npath = "{tiny_gguf_path}"\naliases = ["default"]\n'
                       f'[models.tiny.options]\nn_ctx = 256\n')
     server = start_server(config, folder / "upstream.log")
     yield server

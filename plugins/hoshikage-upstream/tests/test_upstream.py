@@ -49,6 +49,7 @@ def test_pool_prefers_the_least_busy_then_the_healthy() -> None:
     assert pool.order()[0] == "a"
 
 
+@pytest.mark.real_model
 def test_fails_over_from_a_dead_server(upstream_server: RunningServer, dead_url: str) -> None:
     async def check(hk: Hoshikage) -> Any:
         result = await hk.complete("Hello", model="remote", max_tokens=4, logit_bias=NO_EOS)
@@ -84,19 +85,41 @@ def test_unroutable_server_times_out_instead_of_hanging() -> None:
     assert (error.status_code, error.code) == (503, "upstream_unavailable")
 
 
-def test_unknown_upstream_model_is_a_clear_load_error(upstream_server: RunningServer) -> None:
-    async def check(hk: Hoshikage) -> HoshikageError:
-        with pytest.raises(HoshikageError) as info:
+@pytest.mark.real_model
+def test_a_name_the_upstream_answers_to_but_does_not_list_loads(
+        upstream_server: RunningServer) -> None:
+    """'default' is an alias there: GET /models lists only 'tiny'."""
+    listed = httpx.get(f"{upstream_server.url}/v1/models").json()["data"]
+    assert [m["id"] for m in listed] == ["tiny"]
+
+    async def check(hk: Hoshikage) -> Any:
+        return await hk.complete("Hello", model="remote", max_tokens=3, logit_bias=NO_EOS)
+
+    config = remote(f"{upstream_server.url}/v1")
+    config["models"]["remote"]["options"]["model"] = "default"
+    assert run(config, check).usage.completion_tokens == 3
+
+
+@pytest.mark.real_model
+def test_an_unknown_upstream_model_loads_with_a_warning_and_requests_get_404(
+        upstream_server: RunningServer, caplog: pytest.LogCaptureFixture) -> None:
+    async def check(hk: Hoshikage) -> tuple[Any, HoshikageError]:
+        info = await hk.models.load("remote")
+        with pytest.raises(HoshikageError) as error:
             await hk.complete("x", model="remote", max_tokens=1)
-        return info.value
+        return info, error.value
 
     config = remote(f"{upstream_server.url}/v1")
     config["models"]["remote"]["options"]["model"] = "no-such-model"
-    error = run(config, check)
-    assert "has no model 'no-such-model'" in error.message and "tiny" in error.message
-    assert (error.status_code, error.code) == (500, "model_load_failed")  # not a retry matter
+    caplog.set_level("WARNING", logger="hoshikage_upstream.upstream")
+    info, error = run(config, check)
+    assert info.state.value == "ready"  # the list is a hint: the request decides
+    assert "does not list model 'no-such-model' (it lists: tiny)" in caplog.text
+    assert (error.status_code, error.code) == (404, "model_not_found")
+    assert "no-such-model" in error.message
 
 
+@pytest.mark.real_model
 def test_client_errors_keep_their_status_and_param(upstream_server: RunningServer) -> None:
     async def check(hk: Hoshikage) -> HoshikageError:
         with pytest.raises(InvalidRequestError) as info:
@@ -119,6 +142,7 @@ def test_error_mapping_table() -> None:
     assert error_from_response(500, "<html>boom</html>", "u").status_code == 502
 
 
+@pytest.mark.real_model
 def test_logprobs_and_embeddings_pass_through(upstream_server: RunningServer) -> None:
     async def check(hk: Hoshikage) -> Any:
         request = GenerationRequest(model="remote", prompt="Hello", max_tokens=3, logprobs=2,
@@ -137,6 +161,7 @@ def test_logprobs_and_embeddings_pass_through(upstream_server: RunningServer) ->
     assert embeddings.prompt_tokens == direct["usage"]["prompt_tokens"]
 
 
+@pytest.mark.real_model
 def test_a_proxy_server_streams_chat_from_another_hoshikage(
         upstream_server: RunningServer, tmp_path: Path) -> None:
     """The whole point: `hoshikage run` with an upstream model, used with the openai SDK."""

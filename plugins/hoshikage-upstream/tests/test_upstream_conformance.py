@@ -8,6 +8,7 @@ from hoshikage_core.testing.conformance import BackendConformance, ConformanceSe
 from hoshikage_core.testing.server import RunningServer
 
 
+@pytest.mark.real_model  # the upstream is a real server with the tiny llama.cpp model
 class TestUpstreamConformance(BackendConformance):
     @pytest.fixture
     def conformance(self, upstream_server: RunningServer, dead_url: str) -> ConformanceSetup:
