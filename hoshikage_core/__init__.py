@@ -24,6 +24,7 @@ from .errors import (  # noqa: E402
     ContextLengthExceededError,
     HoshikageError,
     InvalidRequestError,
+    MaxTokensTooLargeError,
     ModelNotFoundError,
 )
 from .hoshikage import Completion, Hoshikage  # noqa: E402
@@ -66,6 +67,7 @@ __all__ = [
     "HoshikageError",
     "InvalidRequestError",
     "LoadProgress",
+    "MaxTokensTooLargeError",
     "ModelNotFoundError",
     "ModelSpec",
     "StopMatcher",

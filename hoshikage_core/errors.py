@@ -16,6 +16,7 @@ __all__ = [
     "ContextLengthExceededError",
     "HoshikageError",
     "InvalidRequestError",
+    "MaxTokensTooLargeError",
     "ModelLoadError",
     "ModelNotFoundError",
     "ModelTooLargeError",
@@ -69,6 +70,31 @@ class InvalidRequestError(HoshikageError):
 
     status_code = 400
     error_type = "invalid_request_error"
+
+
+class MaxTokensTooLargeError(InvalidRequestError):
+    """``max_tokens`` is more than the model's context window could ever hold (400).
+
+    Backends raise it before generating; a ``max_tokens`` within the context but
+    beyond what the prompt leaves is not an error: the answer ends at the end of
+    the context with ``finish_reason = "length"``.
+    """
+
+    code = "invalid_value"
+
+    def __init__(self, max_tokens: int, n_ctx: int) -> None:
+        super().__init__(
+            f"max_tokens is {max_tokens}, but this model's context window is {n_ctx} tokens "
+            "(prompt and answer together), so it can never write that many. Ask for at most "
+            f"{n_ctx}, or raise n_ctx in the model's options.",
+            param="max_tokens",
+        )
+
+    @classmethod
+    def check(cls, max_tokens: int | None, n_ctx: int) -> None:
+        """Raise if ``max_tokens`` exceeds ``n_ctx``; for backend authors."""
+        if max_tokens is not None and max_tokens > n_ctx:
+            raise cls(max_tokens, n_ctx)
 
 
 class ContextLengthExceededError(InvalidRequestError):

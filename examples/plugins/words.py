@@ -1,9 +1,9 @@
 """A toy Hoshikage backend: it "continues" any prompt with the words of a text file."""
 
-from hoshikage_core import ContextLengthExceededError, Usage, hookimpl
+from hoshikage_core import ContextLengthExceededError, MaxTokensTooLargeError, Usage, hookimpl
 from hoshikage_core.text import TokenTextStream
 
-CONTEXT = 1000  # prompt words this "model" accepts
+CONTEXT = 1000  # words this "model" takes in and writes out
 
 
 @hookimpl
@@ -17,6 +17,7 @@ def hoshikage_generate(handle, request):
     words = prompt.split()
     if len(words) > CONTEXT:
         raise ContextLengthExceededError(len(words), CONTEXT)  # a 400 for the client
+    MaxTokensTooLargeError.check(request.max_tokens, CONTEXT)  # 400 if it asks for more
     limit = request.max_tokens or 50
     text = TokenTextStream(request.stop)  # cuts at stop sequences, never leaks part of one
     sent = 0

@@ -10,7 +10,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from hoshikage_core.chat_templates import ChatTemplate, messages_for_template
-from hoshikage_core.errors import ContextLengthExceededError, InvalidRequestError
+from hoshikage_core.errors import (
+    ContextLengthExceededError,
+    InvalidRequestError,
+    MaxTokensTooLargeError,
+)
 from hoshikage_core.gguf import is_gguf, read_gguf_header
 from hoshikage_core.text import TokenTextStream
 from hoshikage_core.types import Chunk, FinishReason, GenerationRequest, ModelSpec, Usage
@@ -93,8 +97,9 @@ class CTransformersModel:
             yield from self._generate_locked(request)
 
     def _generate_locked(self, request: GenerationRequest) -> Iterator[Chunk]:
-        tokens = self.prompt_tokens(request)
         context = int(self.llm.context_length)
+        MaxTokensTooLargeError.check(request.max_tokens, context)
+        tokens = self.prompt_tokens(request)
         if len(tokens) >= context:
             raise ContextLengthExceededError(len(tokens), context,
                                              param="messages" if request.is_chat else "prompt")

@@ -1,8 +1,9 @@
 """OpenAI wire format: request bodies, validated into pydantic models.
 
 Request models accept unknown fields (OpenAI clients send many); the routers
-log them at debug level and ignore them. Responses are built as plain dicts
-where they are produced.
+log them at debug level and ignore them. Known fields are strict about types, as
+OpenAI is: ``"stream": "yes"`` or ``"n": "2"`` is a 400, not a guess. Responses
+are built as plain dicts where they are produced.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ MAX_TOP_LOGPROBS = 20
 
 
 class _Open(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
 
 
 class TextPart(_Open):
@@ -112,7 +113,8 @@ class SamplingFields(_Open):
     stream_options: StreamOptions | None = None
     user: str | None = None
     keep_alive: Annotated[float | None, BeforeValidator(_duration_or_none)] = Field(
-        None, description="Hoshikage extension: idle timeout for this model from now on")
+        None, description="Hoshikage/Ollama extension: how long the model stays loaded "
+                    "after this request (instead of its idle_timeout)")
 
     @field_validator("stop")
     @classmethod

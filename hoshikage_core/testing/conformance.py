@@ -152,7 +152,7 @@ class BackendConformance:
 
     def test_closing_a_stream_stops_the_backend(self, conformance: ConformanceSetup) -> None:
         async def check(hk: Hoshikage) -> None:
-            stream = hk.generate(self._request(conformance, max_tokens=500))
+            stream = hk.generate(self._request(conformance, max_tokens=200))
             async for _ in stream:
                 break
             await stream.aclose()
@@ -169,6 +169,17 @@ class BackendConformance:
                 await collect(hk, self._request(conformance, prompt=conformance.too_long_prompt,
                                                 max_tokens=2))
             assert info.value.status_code == 400, info.value.message
+            await collect(hk, self._request(conformance, max_tokens=1))  # still serving
+
+        run(conformance, check)
+
+    def test_max_tokens_beyond_any_context_is_a_client_error(
+            self, conformance: ConformanceSetup) -> None:
+        async def check(hk: Hoshikage) -> None:
+            with pytest.raises(HoshikageError) as info:
+                await collect(hk, self._request(conformance, max_tokens=10**12))
+            assert info.value.status_code == 400, info.value.message
+            assert info.value.param == "max_tokens", info.value.message
             await collect(hk, self._request(conformance, max_tokens=1))  # still serving
 
         run(conformance, check)

@@ -17,7 +17,7 @@ router = APIRouter(tags=["extras"], dependencies=[Depends(require_api_key)],
 
 
 class TokenizeRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     model: str = Field(min_length=1)
     content: str
     add_special: bool = True
@@ -25,7 +25,7 @@ class TokenizeRequest(BaseModel):
 
 
 class DetokenizeRequest(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     model: str = Field(min_length=1)
     tokens: list[int]
 
@@ -60,6 +60,9 @@ async def detokenize(body: DetokenizeRequest, hoshikage: HoshikageDep) -> dict[s
     name = _require(hoshikage, body.model, "hoshikage_detokenize", "detokenize")
 
     def work(backend: Backend, handle: Any) -> dict[str, Any]:
-        return {"content": backend.detokenize(handle, body.tokens)}
+        try:
+            return {"content": backend.detokenize(handle, body.tokens)}
+        except ValueError as exc:  # the hook's way of saying the ids are bad
+            raise InvalidRequestError(str(exc), param="tokens") from exc
 
     return await hoshikage.models.use(name, work)
