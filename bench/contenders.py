@@ -19,7 +19,11 @@ from typing import Any
 
 import httpx
 
+from hoshikage_backends.llamacpp.repack import repack_is_safe
 from hoshikage_core.testing.server import free_port
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from raw_llama import raw_llama  # noqa: E402
 
 __all__ = ["HttpServer", "Raw", "Settings", "start_hoshikage", "start_llama_cpp_python",
            "start_llama_server"]
@@ -111,7 +115,8 @@ parallel = {settings.slots}
 def start_llama_cpp_python(settings: Settings, folder: Path) -> HttpServer:
     port = free_port()
     return _spawn("llama-cpp-python server", [
-        sys.executable, "-m", "llama_cpp.server", "--model", str(settings.model),
+        sys.executable, str(Path(__file__).with_name("raw_llama.py")),  # llama_cpp.server
+        "--model", str(settings.model),
         "--model_alias", "bench", "--n_ctx", str(settings.n_ctx),
         "--n_threads", str(settings.threads), "--n_threads_batch", str(settings.threads),
         "--port", str(port), "--host", "127.0.0.1", "--verbose", "False",
@@ -125,6 +130,7 @@ def start_llama_server(binary: Path, settings: Settings, folder: Path) -> HttpSe
         "-c", str(settings.n_ctx * settings.slots), "-np", str(settings.slots),
         "-t", str(settings.threads), "-tb", str(settings.threads),
         "--port", str(port), "--host", "127.0.0.1", "--log-disable",
+        *([] if repack_is_safe(str(settings.model)) else ["--no-repack"]),
     ], f"http://127.0.0.1:{port}/health", f"http://127.0.0.1:{port}/v1", "bench", folder)
 
 
@@ -140,12 +146,9 @@ class Raw:
     name = "raw llama-cpp-python"
 
     def __init__(self, settings: Settings) -> None:
-        import llama_cpp
-
         started = time.perf_counter()
-        self.llama = llama_cpp.Llama(str(settings.model), n_ctx=settings.n_ctx,
-                                     n_threads=settings.threads,
-                                     n_threads_batch=settings.threads, verbose=False)
+        self.llama = raw_llama(settings.model, n_ctx=settings.n_ctx, n_threads=settings.threads,
+                               n_threads_batch=settings.threads, verbose=False)
         self.load_seconds = time.perf_counter() - started
 
     def stream(self, prompt: str, max_tokens: int) -> tuple[float, float, int]:

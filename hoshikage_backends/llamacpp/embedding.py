@@ -7,6 +7,7 @@ vectors normalised to length 1 as OpenAI's are.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import threading
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ from hoshikage_core.errors import ContextLengthExceededError, InvalidRequestErro
 from hoshikage_core.types import Embeddings
 
 from .options import LlamaCppOptions
+from .repack import repack_is_safe
 
 __all__ = ["EmbeddingContext"]
 
@@ -26,18 +28,43 @@ MAX_EMBEDDING_CONTEXT = 8192
 class EmbeddingContext:
     def __init__(self, path: Path, options: LlamaCppOptions, threads: int) -> None:
         import llama_cpp
+        from llama_cpp import _internals
 
         self._llama_cpp = llama_cpp
-        probe_ctx = options.n_ctx or MAX_EMBEDDING_CONTEXT
-        n_ctx = min(probe_ctx, MAX_EMBEDDING_CONTEXT)
-        self.llama = llama_cpp.Llama(
-            model_path=str(path), embedding=True, n_ctx=n_ctx, n_batch=n_ctx, n_ubatch=n_ctx,
-            n_threads=threads, n_threads_batch=threads, n_gpu_layers=options.n_gpu_layers,
-            main_gpu=options.main_gpu, tensor_split=options.tensor_split,
-            flash_attn=options.flash_attn is True,
-            use_mmap=options.use_mmap, verbose=options.verbose,
-            pooling_type=self._pooling(llama_cpp, path),
-        )
+        n_ctx = min(options.n_ctx or MAX_EMBEDDING_CONTEXT, MAX_EMBEDDING_CONTEXT)
+        model_params = llama_cpp.llama_model_default_params()
+        model_params.n_gpu_layers = 0x7FFFFFFF if options.n_gpu_layers == -1 \
+            else options.n_gpu_layers
+        model_params.main_gpu = options.main_gpu
+        self._tensor_split: Any = None
+        if options.tensor_split is not None:
+            self._tensor_split = (ctypes.c_float * llama_cpp.LLAMA_MAX_DEVICES)(
+                *options.tensor_split)
+            model_params.tensor_split = self._tensor_split
+        model_params.load_mode = (llama_cpp.LLAMA_LOAD_MODE_MMAP if options.use_mmap
+                                  else llama_cpp.LLAMA_LOAD_MODE_NONE)
+        model_params.use_extra_bufts = (repack_is_safe(str(path)) if options.repack == "auto"
+                                        else options.repack)
+        self.model = _internals.LlamaModel(path_model=str(path), params=model_params,
+                                           verbose=options.verbose)
+        try:
+            params = llama_cpp.llama_context_default_params()
+            params.n_ctx = params.n_batch = params.n_ubatch = n_ctx
+            params.n_threads = params.n_threads_batch = threads
+            params.embeddings = True
+            params.pooling_type = self._pooling(llama_cpp, path)
+            params.flash_attn_type = (llama_cpp.LLAMA_FLASH_ATTN_TYPE_ENABLED
+                                      if options.flash_attn is True
+                                      else llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED)
+            params.no_perf = True
+            self.context = _internals.LlamaContext(model=self.model, params=params,
+                                                   verbose=options.verbose)
+            self.batch = _internals.LlamaBatch(n_tokens=n_ctx, embd=0, n_seq_max=1,
+                                               verbose=options.verbose)
+        except BaseException:
+            self.model.close()
+            raise
+        self.pooling_type = int(params.pooling_type)
         self.n_ctx = n_ctx
         self._lock = threading.Lock()
 
@@ -61,12 +88,12 @@ class EmbeddingContext:
             return Embeddings(vectors=vectors, prompt_tokens=total)
 
     def _tokens(self, item: str | Sequence[int], index: int) -> list[int]:
-        llama = self.llama
         if isinstance(item, str):
-            tokens = llama.tokenize(item.encode("utf-8"), add_bos=True, special=False)
+            tokens = list(self.model.tokenize(item.encode("utf-8"), add_bos=True,
+                                              special=False))
         else:
             tokens = [int(t) for t in item]
-            n_vocab = llama.n_vocab()
+            n_vocab = self.model.n_vocab()
             if any(t < 0 or t >= n_vocab for t in tokens):
                 raise InvalidRequestError(
                     f"input[{index}] has token ids outside the vocabulary (0-{n_vocab - 1})",
@@ -78,22 +105,24 @@ class EmbeddingContext:
         return tokens
 
     def _embed_one(self, tokens: list[int]) -> list[float]:
-        llama, lib = self.llama, self._llama_cpp
-        n_embd = llama.n_embd()
-        llama._ctx.kv_cache_clear()
-        llama._batch.reset()
-        llama._batch.add_sequence(tokens, 0, True)
-        llama._ctx.decode(llama._batch)
-        if llama.pooling_type() == lib.LLAMA_POOLING_TYPE_NONE:
-            pointer = lib.llama_get_embeddings(llama._ctx.ctx)
+        lib, context, batch = self._llama_cpp, self.context, self.batch
+        n_embd = self.model.n_embd()
+        context.kv_cache_clear()
+        batch.reset()
+        batch.add_sequence(tokens, 0, True)
+        context.decode(batch)
+        if self.pooling_type == lib.LLAMA_POOLING_TYPE_NONE:
+            pointer = lib.llama_get_embeddings(context.ctx)
             rows = [pointer[j * n_embd:(j + 1) * n_embd] for j in range(len(tokens))]
             vector = [sum(col) / len(rows) for col in zip(*rows)]
         else:
-            vector = list(lib.llama_get_embeddings_seq(llama._ctx.ctx, 0)[:n_embd])
-        llama._batch.reset()
+            vector = list(lib.llama_get_embeddings_seq(context.ctx, 0)[:n_embd])
+        batch.reset()
         norm = math.sqrt(sum(x * x for x in vector)) or 1.0
         return [x / norm for x in vector]
 
     def close(self) -> None:
         with self._lock:
-            self.llama.close()
+            self.batch.close()
+            self.context.close()
+            self.model.close()

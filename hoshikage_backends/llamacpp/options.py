@@ -33,6 +33,9 @@ class LlamaCppOptions(BackendOptions):
         "auto", description="flash attention: true, false, or auto (llama.cpp decides)")
     type_k: KVCacheType | None = None
     type_v: KVCacheType | None = None
+    repack: bool | Literal["auto"] = Field(
+        "auto", description="llama.cpp's repacked CPU weight layouts (AMX, AVX-512): true, "
+        "false, or auto (on, unless this CPU's AMX faults, as in some VMs)")
     use_mmap: bool = True
     use_mlock: bool = False
     seed: int | None = Field(None, ge=0, description="default sampling seed; None = random")

@@ -13,6 +13,7 @@ from hoshikage_core.types import LoadProgress
 
 from .devices import describe_placement
 from .options import KV_CACHE_TYPES, LlamaCppOptions
+from .repack import repack_is_safe
 
 __all__ = ["Runtime", "default_threads"]
 
@@ -58,6 +59,8 @@ class Runtime:
         model_params.n_gpu_layers = 0x7FFFFFFF if options.n_gpu_layers == -1 \
             else options.n_gpu_layers
         model_params.main_gpu = options.main_gpu
+        model_params.use_extra_bufts = (repack_is_safe(str(path)) if options.repack == "auto"
+                                        else options.repack)
         self._tensor_split: Any = None
         if options.tensor_split is not None:
             devices = llama_cpp.LLAMA_MAX_DEVICES
