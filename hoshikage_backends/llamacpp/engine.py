@@ -18,11 +18,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,12 +46,10 @@ class Job:
     sampler: Any  # llama_cpp._internals.LlamaSampler, owned by this job
     text: TokenTextStream
     logprobs: int | None = None
-    out: queue.SimpleQueue[Chunk | BaseException] = field(default_factory=queue.SimpleQueue)
     cancelled: threading.Event = field(default_factory=threading.Event)
-    released: threading.Event = field(default_factory=threading.Event)
     generated: int = 0
     reused: int = 0  # prompt tokens found in the slot's KV cache (not evaluated again)
-    # set for an async consumer: chunks go straight to its event loop, once per step
+    # set by submit(): chunks go straight to the consumer's event loop, once per step
     loop: asyncio.AbstractEventLoop | None = None
     inbox: asyncio.Queue[Any] | None = None
 
@@ -110,26 +107,14 @@ class BatchEngine:
             if job in self._waiting:  # never started
                 self._waiting.remove(job)
                 self._release(job)
+                self._flush()  # the engine may be idle: deliver the release now
             self._cond.notify()
 
-    def submit(self, job: Job) -> Iterator[Chunk]:
-        """Queue ``job`` and yield its chunks; closing the iterator cancels it."""
-        self._enqueue(job)
-        try:
-            while True:
-                item = job.out.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-                if item.is_final:
-                    return
-        finally:
-            self._cancel(job)
-            job.released.wait()  # the engine is done with it: nothing touches its slot now
-
-    async def asubmit(self, job: Job) -> AsyncIterator[Chunk]:
-        """Like :meth:`submit`, consumed on an event loop: no thread waits per token,
-        and the engine wakes the loop once per decode step for all its streams."""
+    async def submit(self, job: Job) -> AsyncIterator[Chunk]:
+        """Queue ``job`` and yield its chunks on the caller's event loop; closing the
+        iterator cancels it and returns once the engine let go of its slot. No thread
+        waits per token: the engine wakes the loop once per decode step for all its
+        streams."""
         job.loop, job.inbox = asyncio.get_running_loop(), asyncio.Queue()
         self._enqueue(job)
         released = False
@@ -280,16 +265,12 @@ class BatchEngine:
         self._release(job)
 
     def _emit(self, job: Job, item: Any) -> None:
-        if job.loop is None:
-            job.out.put(item)
-        else:
-            with self._outbox_lock:
-                self._outbox[job.loop].append((job, item))
+        assert job.loop is not None  # submit() set it before the job was queued
+        with self._outbox_lock:
+            self._outbox[job.loop].append((job, item))
 
     def _release(self, job: Job) -> None:
-        job.released.set()
-        if job.loop is not None:
-            self._emit(job, _RELEASED)
+        self._emit(job, _RELEASED)
 
     def _flush(self) -> None:
         """Hand this step's items to their event loops: one wake-up per loop."""

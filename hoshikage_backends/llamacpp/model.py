@@ -6,12 +6,16 @@ import ctypes
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 from hoshikage_core.chat_templates import CHATML, ChatTemplate, messages_for_template
-from hoshikage_core.errors import ContextLengthExceededError, InvalidRequestError
+from hoshikage_core.errors import (
+    ContextLengthExceededError,
+    InvalidRequestError,
+    MaxTokensTooLargeError,
+)
 from hoshikage_core.text import TokenTextStream
 from hoshikage_core.types import (
     ChatMessage,
@@ -188,6 +192,7 @@ class LlamaCppModel:
 
     def job(self, request: GenerationRequest) -> Job:
         """Everything the engine needs for ``request``; client errors raise here."""
+        MaxTokensTooLargeError.check(request.max_tokens, self.n_ctx)
         tokens = self.prompt_tokens(request)
         if len(tokens) >= self.n_ctx:
             raise ContextLengthExceededError(
@@ -201,14 +206,11 @@ class LlamaCppModel:
         return Job(prompt=tokens, max_tokens=min(request.max_tokens or room, room),
                    sampler=sampler, text=TokenTextStream(stops), logprobs=request.logprobs)
 
-    def generate(self, request: GenerationRequest) -> Iterator[Chunk]:
-        """Yield text chunks, then a final chunk with finish_reason and usage."""
-        yield from self.engine.submit(self.job(request))
-
-    def generate_async(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
-        """Build the job here (may block: template, tokenizer), then stream it on the
-        caller's event loop. What the plugin hands to Hoshikage."""
-        return self.engine.asubmit(self.job(request))
+    def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
+        """Build the job here (may block: template, tokenizer; client errors raise
+        here), then stream it on the caller's event loop: text chunks, then a final
+        chunk with finish_reason and usage."""
+        return self.engine.submit(self.job(request))
 
     # -- embeddings ------------------------------------------------------------
 

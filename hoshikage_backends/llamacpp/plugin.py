@@ -45,7 +45,7 @@ def hoshikage_generate(handle: LlamaCppModel,
                        request: GenerationRequest) -> AsyncIterator[Chunk]:
     # Called in a worker thread: the prompt is built there; the chunks then flow
     # straight from the decode engine to the event loop.
-    return handle.generate_async(request)
+    return handle.generate(request)
 
 
 @hookimpl

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +13,7 @@ import pytest
 from hoshikage_backends.llamacpp.model import LlamaCppModel
 from hoshikage_backends.llamacpp.options import LlamaCppOptions
 from hoshikage_core import ChatMessage, Chunk, GenerationRequest, ModelSpec
+from tests.backends.streams import collect, consume
 
 pytestmark = pytest.mark.real_model
 
@@ -26,27 +27,26 @@ def batched(bundled_model_path: Path) -> Iterator[LlamaCppModel]:
 
 
 def generate(model: LlamaCppModel, **fields: object) -> list[Chunk]:
-    return list(model.generate(GenerationRequest(model="b", **fields)))  # type: ignore[arg-type]
+    return collect(model, GenerationRequest(model="b", **fields))  # type: ignore[arg-type]
 
 
 def run_together(model: LlamaCppModel, requests: list[dict[str, object]]
                  ) -> tuple[list[list[Chunk]], list[int]]:
-    """Run requests on threads at once; return their chunks and the order chunks arrived."""
+    """Run requests at once on one event loop, as the server does; return their chunks
+    and the order chunks arrived in."""
     results: list[list[Chunk]] = [[] for _ in requests]
     arrivals: list[int] = []
-    lock = threading.Lock()
 
-    def work(i: int) -> None:
-        for chunk in model.generate(GenerationRequest(model="b", **requests[i])):  # type: ignore[arg-type]
-            with lock:
-                results[i].append(chunk)
-                arrivals.append(i)
+    async def stream(i: int) -> None:
+        async for chunk in model.generate(GenerationRequest(model="b", **requests[i])):  # type: ignore[arg-type]
+            results[i].append(chunk)
+            arrivals.append(i)
 
-    threads = [threading.Thread(target=work, args=(i,)) for i in range(len(requests))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=300)
+    async def main() -> None:
+        await asyncio.wait_for(asyncio.gather(*(stream(i) for i in range(len(requests)))),
+                               300)  # a hang guard
+
+    asyncio.run(main())
     return results, arrivals
 
 
@@ -60,8 +60,8 @@ def test_streams_decode_together_and_match_one_at_a_time(batched: LlamaCppModel,
     alone = LlamaCppModel(ModelSpec("a", bundled_model_path, parallel=1),
                           LlamaCppOptions(n_ctx=512))
     try:
-        expected = [text(list(alone.generate(GenerationRequest(
-            model="a", prompt=p, temperature=0, max_tokens=40)))) for p in prompts]
+        expected = [text(collect(alone, GenerationRequest(
+            model="a", prompt=p, temperature=0, max_tokens=40))) for p in prompts]
     finally:
         alone.close()
     results, arrivals = run_together(batched, [
@@ -94,13 +94,15 @@ def test_each_stream_keeps_its_own_settings(batched: LlamaCppModel) -> None:
 def test_closing_one_stream_leaves_the_others_running(batched: LlamaCppModel) -> None:
     long = GenerationRequest(model="b", prompt="1, 2, 3, 4, 5, 6,", temperature=0,
                              max_tokens=60)
-    quitter = batched.generate(long)
-    next(quitter)
-    keeper_result: list[Chunk] = []
-    keeper = threading.Thread(target=lambda: keeper_result.extend(batched.generate(long)))
-    keeper.start()
-    quitter.close()  # returns once the engine released the slot
-    keeper.join(timeout=300)
+
+    async def main() -> list[Chunk]:
+        quitter = batched.generate(long)
+        await anext(quitter)
+        keeper = asyncio.ensure_future(consume(batched, long))
+        await quitter.aclose()  # returns once the engine released the slot
+        return await asyncio.wait_for(keeper, 300)
+
+    keeper_result = asyncio.run(main())
     assert keeper_result[-1].usage is not None
     assert keeper_result[-1].usage.completion_tokens == 60
     assert not batched.engine._active()

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from bench.raw_llama import raw_llama
 from hoshikage_backends.llamacpp.model import LlamaCppModel
 from hoshikage_backends.llamacpp.options import LlamaCppOptions
 from hoshikage_core import ChatMessage, Chunk, GenerationRequest, ModelSpec
 from hoshikage_core.errors import ContextLengthExceededError, InvalidRequestError
 from hoshikage_core.options import OptionsError, parse_options
+from tests.backends.streams import collect
 
 pytestmark = pytest.mark.real_model
 
@@ -29,7 +32,7 @@ def smollm2(bundled_model_path: Path) -> Iterator[LlamaCppModel]:
 
 def run(model: LlamaCppModel, **fields: object) -> tuple[str, Chunk, list[Chunk]]:
     fields.setdefault("model", model.name)
-    chunks = list(model.generate(GenerationRequest(**fields)))  # type: ignore[arg-type]
+    chunks = collect(model, GenerationRequest(**fields))  # type: ignore[arg-type]
     final = chunks[-1]
     assert final.is_final and all(not c.is_final for c in chunks[:-1])
     return "".join(c.text for c in chunks), final, chunks
@@ -51,11 +54,9 @@ def test_prompt_is_formatted_with_the_template(smollm2: LlamaCppModel) -> None:
 def test_greedy_output_and_usage_match_raw_llama_cpp_python(
         smollm2: LlamaCppModel, bundled_model_path: Path) -> None:
     """Same prompt, temperature 0: our text and exact token counts equal the library's."""
-    import llama_cpp
-
     prompt = "The capital of France is"
     text, final, _ = run(smollm2, prompt=prompt, temperature=0, max_tokens=12)
-    llama = llama_cpp.Llama(str(bundled_model_path), n_ctx=1024, verbose=False)
+    llama = raw_llama(bundled_model_path, n_ctx=1024, verbose=False)
     raw = llama.create_completion(prompt, max_tokens=12, temperature=0, repeat_penalty=1.0)
     llama.close()
     assert text == raw["choices"][0]["text"]
@@ -104,10 +105,14 @@ def test_context_overflow_is_refused_before_generating(smollm2: LlamaCppModel) -
 
 
 def test_closing_the_stream_early_releases_the_model(smollm2: LlamaCppModel) -> None:
-    stream = smollm2.generate(GenerationRequest(model="m", prompt="Count: 1, 2,",
-                                                max_tokens=200, temperature=0))
-    first = next(stream)
-    stream.close()
+    async def first_then_close() -> Chunk:
+        stream = smollm2.generate(GenerationRequest(model="m", prompt="Count: 1, 2,",
+                                                    max_tokens=200, temperature=0))
+        first = await anext(stream)
+        await stream.aclose()  # returns once the engine let go of the slot
+        return first
+
+    first = asyncio.run(first_then_close())
     assert not first.is_final
     assert not smollm2.engine._active()  # the engine freed its slot
     text, final, _ = run(smollm2, prompt="Hello", max_tokens=2, temperature=0)
