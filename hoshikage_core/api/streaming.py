@@ -18,6 +18,8 @@ __all__ = ["dumps", "open_stream", "sse_response"]
 
 log = logging.getLogger(__name__)
 
+BACKSTOP_SECONDS = 5.0  # sse-starlette's cut at shutdown, after the server's own
+
 
 def dumps(payload: Any) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
@@ -61,7 +63,10 @@ def sse_response(
 
     A failure mid-stream is sent as an OpenAI-shaped error event before
     ``[DONE]``; the stream always ends properly. On server shutdown a running
-    stream may finish for up to ``shutdown_grace`` seconds.
+    stream may finish for up to ``shutdown_grace`` seconds: ``hoshikage run``'s
+    uvicorn cuts it then (one log line). sse-starlette's own cut comes
+    ``BACKSTOP_SECONDS`` later, for servers that embed the app and never cut; were
+    both due at once, which one acted (and what the log says) would be a race.
     """
 
     async def events() -> AsyncIterator[str]:
@@ -77,5 +82,6 @@ def sse_response(
             await rest.aclose()
         yield "[DONE]"
 
-    grace = shutdown_grace if math.isfinite(shutdown_grace) else 365 * 86400.0
+    grace = shutdown_grace + BACKSTOP_SECONDS if math.isfinite(shutdown_grace) \
+        else 365 * 86400.0
     return EventSourceResponse(events(), ping=15, shutdown_grace_period=grace)

@@ -49,6 +49,7 @@ async def test_a_request_arriving_while_the_idle_unload_runs_is_served(tmp_path:
         assert echo.loads == ["a", "a"] and echo.unloads == ["a"]
 
 
+@pytest.mark.real_model
 async def test_a_model_file_removed_after_startup_fails_alone(tmp_path: Path,
                                                               tiny_gguf_path: Path) -> None:
     doomed = tmp_path / "doomed.gguf"

@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from hoshikage_core.lifecycle import ModelState
 from hoshikage_core.testing.pytest_plugin import _hoshikage_factory
 from tests.fakes import EchoBackend
@@ -36,6 +38,7 @@ async def test_the_factory_closes_what_it_made(tmp_path: Path) -> None:
     assert echo.unloads == ["m"]
 
 
+@pytest.mark.real_model
 def test_tiny_gguf_path_is_a_gguf(tiny_gguf_path: Path) -> None:
     from hoshikage_core.gguf import read_gguf_header
 
