@@ -29,9 +29,13 @@ def test_every_hook_has_a_heading_in_plugins_md(hook: str) -> None:
 
 
 @pytest.mark.parametrize("hook", HOOKS)
-def test_every_hook_is_implemented_in_a_test(hook: str) -> None:
-    sources = [p.read_text() for p in (REPO / "tests").rglob("*.py") if p.name != "test_docs.py"]
-    assert any(f"def {hook}(" in text for text in sources)
+def test_every_hook_has_its_own_test(hook: str) -> None:
+    """datasette's convention: ``test_hook_<hook>`` in tests/test_hooks.py drives it."""
+    from tests import test_hooks
+
+    test = getattr(test_hooks, f"test_hook_{hook}", None)
+    assert callable(test), f"tests/test_hooks.py has no test_hook_{hook}"
+    assert hook in vars(test_hooks.Recorder), f"the tests' Recorder does not implement {hook}"
 
 
 def readme_commands() -> list[str]:
@@ -43,13 +47,25 @@ def readme_commands() -> list[str]:
 def test_readme_has_two_commands_and_ci_runs_the_second() -> None:
     install_and_run, install_and_test = readme_commands()
     assert "hoshikage run" in install_and_run and "[llamacpp]" in install_and_run
+    assert "-c constraints.txt" in install_and_test and (REPO / "constraints.txt").exists()
     ci_lines = [line for line in (REPO / ".ci" / "run").read_text().splitlines()
                 if line and not line.startswith("#") and not line.startswith(("set ", "cd "))]
-    # the browser tests' Chromium, which the README asks for, then its exact command
+    # the browser tests' Chromium, which the README asks for, a brand-new virtual
+    # environment, then the README's exact command in it
     assert ci_lines[-1] == install_and_test
+    assert ci_lines[-2].startswith('python3 -m venv "$fresh/venv" && . "$fresh/venv/bin/')
+    assert ci_lines[-3].startswith('fresh="$(mktemp -d)"')
     assert all(line.startswith(("command -v chromium", "export HOSHIKAGE_REQUIRE_BROWSER"))
-               for line in ci_lines[:-1]), ci_lines
+               for line in ci_lines[:-3]), ci_lines
     assert "apt-get install chromium" in (REPO / "README.md").read_text()
+
+
+def test_constraints_pin_every_dependency_exactly() -> None:
+    pins = [line for line in (REPO / "constraints.txt").read_text().splitlines()
+            if line and not line.startswith("#")]
+    assert pins and all(re.fullmatch(r"[A-Za-z0-9_.\-]+==[\w.+!-]+", p) for p in pins), pins
+    names = {p.split("==")[0].lower().replace("_", "-") for p in pins}
+    assert {"llama-cpp-python", "pytest", "schemathesis", "fastapi", "pydantic"} <= names
 
 
 @pytest.mark.parametrize("backend", ["llamacpp", "ctransformers"])
