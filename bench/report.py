@@ -173,7 +173,8 @@ def write_markdown(results: dict[str, Any], path: Path, chart: Path | None) -> N
     lines += ["", "## Notes", ""] + [f"- {note}" for note in [*STANDING_NOTES,
                                                                 *results.get("notes", [])]]
     lines += ["", "## Reproduce", "",
-              "```sh", "pip install -e '.[dev]'", "python bench/run.py            "
+              "```sh", "pip install -c constraints.txt -e '.[dev]'",
+              "python bench/run.py            "
               "# full run, writes docs/benchmarks.md and docs/benchmarks.png",
               "python bench/run.py --short    # a quick smoke run (what CI does)", "```", "",
               "llama.cpp's `llama-server` joins the comparison when a binary is given with "

@@ -13,7 +13,7 @@ def hoshikage_load(model):
 
 @hookimpl
 def hoshikage_generate(handle, request):
-    prompt = request.prompt or request.messages[-1].content  # completion, or a chat's last turn
+    prompt = request.prompt if request.prompt is not None else request.messages[-1].content
     words = prompt.split()
     if len(words) > CONTEXT:
         raise ContextLengthExceededError(len(words), CONTEXT)  # a 400 for the client

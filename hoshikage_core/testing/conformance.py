@@ -173,6 +173,19 @@ class BackendConformance:
 
         run(conformance, check)
 
+    def test_an_empty_prompt_is_served_or_refused_as_a_client_error(
+            self, conformance: ConformanceSetup) -> None:
+        async def check(hk: Hoshikage) -> None:
+            try:
+                final = (await collect(hk, self._request(conformance, prompt="",
+                                                         max_tokens=2)))[-1]
+            except HoshikageError as exc:
+                assert exc.status_code == 400, exc.message
+            else:
+                assert final.is_final and final.usage is not None
+
+        run(conformance, check)
+
     def test_max_tokens_beyond_any_context_is_a_client_error(
             self, conformance: ConformanceSetup) -> None:
         async def check(hk: Hoshikage) -> None:
