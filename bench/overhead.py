@@ -30,7 +30,7 @@ PLUGIN = '''
 import asyncio
 
 from hoshikage_core import Chunk, Usage, hookimpl
-from hoshikage_core.capabilities import ALL_FIELDS
+from hoshikage_core.kit.fields import ALL_FIELDS
 
 
 @hookimpl

@@ -28,9 +28,9 @@ from .errors import (  # noqa: E402
     ModelNotFoundError,
 )
 from .hoshikage import Completion, Hoshikage  # noqa: E402
+from .kit.options import BackendOptions, parse_options  # noqa: E402
+from .kit.text import StopMatcher  # noqa: E402
 from .markers import hookimpl  # noqa: E402
-from .options import BackendOptions, parse_options  # noqa: E402
-from .text import StopMatcher  # noqa: E402
 from .types import (  # noqa: E402
     ChatMessage,
     Chunk,

@@ -11,7 +11,7 @@ Required: :func:`hoshikage_load`, :func:`hoshikage_generate`,
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
 from .markers import hookspec
@@ -97,12 +97,14 @@ def hoshikage_supported_fields() -> Iterable[str]:  # type: ignore[empty-body]
 
 
 @hookspec(firstresult=True)
-def hoshikage_validate_options(model: ModelSpec) -> Mapping[str, Any] | None:
+def hoshikage_validate_options(model: ModelSpec) -> Any:
     """Optional: check ``model.options`` at startup, before anything loads.
 
     Raise ``ValueError`` (or a pydantic ``ValidationError``) naming the bad
     option; Hoshikage reports it with the config file and key. Return nothing,
-    or the options normalised. Must be cheap: do not import heavy libraries.
+    or the options normalised (e.g. your ``BackendOptions``): then that value is
+    ``model.options`` in every later hook, so the table is parsed once. Must be
+    cheap: do not import heavy libraries.
     """
 
 

@@ -15,16 +15,32 @@ from pydantic import ValidationError
 
 from .clock import Clock, SystemClock
 from .config import HoshikageConfig, describe_validation_error, load_config, validate_config
-from .errors import ConfigError
-from .lifecycle import LoadListener, ModelInfo, ModelManager
-from .metrics import Metrics
-from .options import OptionsError
-from .plugin_loading import create_plugin_manager
-from .plugins import Plugins
-from .security import resolve_api_keys
+from .config.schema import EffectiveModelSettings
+from .errors import ConfigError, InvalidRequestError
+from .kit.options import OptionsError
+from .lifecycle import LoadEvent, LoadListener, ModelInfo, ModelManager, ModelState
+from .ops.metrics import Metrics
+from .ops.security import resolve_api_keys
+from .plugins.capabilities import Capabilities
+from .plugins.discovery import create_plugin_manager
+from .plugins.dispatch import BackendDispatcher
+from .plugins.registry import PluginRegistry
+from .serving import (
+    ChatEvent,
+    ChatRequest,
+    ChatResult,
+    ChatService,
+    CompletionService,
+    Sampling,
+    TextRequest,
+    TextResult,
+    ToolChoice,
+    ToolSpec,
+)
 from .types import (
     ChatMessage,
     Chunk,
+    Embeddings,
     FinishReason,
     GenerationRequest,
     ModelSpec,
@@ -32,7 +48,7 @@ from .types import (
     Usage,
 )
 
-__all__ = ["Completion", "Hoshikage"]
+__all__ = ["Completion", "Hoshikage", "LoadEvent", "LoadListener", "ModelInfo", "ModelState"]
 
 ConfigSource = HoshikageConfig | Mapping[str, Any] | str | os.PathLike[str]
 
@@ -71,16 +87,20 @@ class Hoshikage:
         clock: Clock | None = None,
     ) -> None:
         self.config = _as_config(config)
-        self.plugins: Plugins = create_plugin_manager(
+        self.plugins: PluginRegistry = create_plugin_manager(
             plugins, load_entry_points=load_entry_points, plugin_dir=self.config.plugins.dir,
             disable=self.config.plugins.disable)
-        check_models(self.config, self.plugins)
+        options = check_models(self.config, self.plugins)
+        for backend in {m.backend for m in self.config.models.values()}:
+            self.plugins.capabilities(backend)  # asked once, now, not per request
         self._executor = ThreadPoolExecutor(max_workers=max_workers,
                                             thread_name_prefix="hoshikage")
         self.clock: Clock = clock or SystemClock()
         self.metrics = Metrics()
         self.models = ModelManager(self.config, self.plugins, self._executor, self.clock,
-                                   self.metrics)
+                                   self.metrics, options)
+        self._chat = ChatService(self)
+        self._completions = CompletionService(self)
         self.metrics.watch_models(self.models.infos)
         self.api_keys = resolve_api_keys(self.config.server, os.environ)
         self._closed = False
@@ -111,19 +131,47 @@ class Hoshikage:
         await self.models.close(timeout=self.config.server.shutdown_timeout)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
+    # -- models -------------------------------------------------------------------
+
     def list_models(self) -> list[ModelInfo]:
         """Every configured model with its current state."""
         return self.models.infos()
+
+    def get(self, model: str) -> ModelInfo:
+        """One model by name or alias (:class:`ModelNotFoundError` if none)."""
+        return self.models.info(model)
+
+    def canonical_name(self, model: str) -> str:
+        """The configured name of the model called ``model`` (a name or an alias)."""
+        return self.models.get(model).name
+
+    def settings(self, model: str) -> EffectiveModelSettings:
+        """The model's effective limits and defaults (``parallel``, ``max_n``, ...)."""
+        return self.models.get(model).settings
+
+    def capabilities(self, model: str) -> Capabilities:
+        """What the model's backend can do (503 if it cannot run here)."""
+        return self.models.capabilities(model)
+
+    async def load(self, model: str) -> ModelInfo:
+        """Load now, through the same queue and limits as requests."""
+        return await self.models.load(model)
+
+    async def unload(self, model: str) -> ModelInfo:
+        """Unload once the model's running requests have finished."""
+        return await self.models.unload(model)
 
     def watch_loads(self, listener: LoadListener) -> Callable[[], None]:
         """Call ``listener(event)`` on the event loop as model loads start, advance
         (``event.progress``, 0.0-1.0) and end. Returns a function that stops it."""
         return self.models.watch_loads(listener)
 
+    # -- generation -------------------------------------------------------------
+
     async def generate(
         self, request: GenerationRequest, *, keep_alive: float | None = None
     ) -> AsyncGenerator[Chunk, None]:
-        """Stream the chunks of one generation. Close the iterator to cancel it.
+        """Stream the chunks of one raw generation. Close the iterator to cancel it.
 
         ``keep_alive`` (seconds; ``math.inf`` = forever) is how long the model
         stays loaded after this request, instead of its ``idle_timeout``, as
@@ -137,7 +185,7 @@ class Hoshikage:
     async def run(
         self, request: GenerationRequest, *, keep_alive: float | None = None
     ) -> Completion:
-        """Run one generation to the end and return the whole result."""
+        """Run one raw generation to the end and return the whole result."""
         parts: list[str] = []
         logprobs: list[TokenLogprob] = []
         final: Chunk | None = None
@@ -156,25 +204,83 @@ class Hoshikage:
         return Completion(name, "".join(parts), final.finish_reason or "stop", final.usage,
                           tuple(logprobs))
 
-    async def complete(self, prompt: str, *, model: str = "default",
-                       keep_alive: float | None = None, **sampling: Any) -> Completion:
-        """Complete raw ``prompt`` text. ``sampling``: fields of GenerationRequest."""
-        request = GenerationRequest(model=model, prompt=prompt, **sampling)
-        return await self.run(request, keep_alive=keep_alive)
+    def stream_chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
+        """A chat's events as they come (see :mod:`hoshikage_core.serving`)."""
+        return self._chat.stream(request)
 
     async def chat(
         self,
-        messages: Sequence[ChatMessage | Mapping[str, str]],
+        messages: ChatRequest | Sequence[ChatMessage | Mapping[str, Any]],
         *,
         model: str = "default",
         keep_alive: float | None = None,
+        tools: Sequence[ToolSpec] = (),
+        tool_choice: ToolChoice | None = None,
         **sampling: Any,
-    ) -> Completion:
-        """Answer a chat using the model's chat template."""
-        turns = [m if isinstance(m, ChatMessage) else ChatMessage(**dict(m))  # type: ignore[arg-type]
+    ) -> ChatResult:
+        """Answer a chat with the model's chat template: a :class:`ChatRequest`, or
+        messages plus ``Sampling`` fields (``max_tokens``, ``temperature``, ...)."""
+        if isinstance(messages, ChatRequest):
+            return await self._chat.answer(messages)
+        turns = [m if isinstance(m, ChatMessage) else ChatMessage(**dict(m))
                  for m in messages]
-        request = GenerationRequest(model=model, messages=turns, **sampling)
-        return await self.run(request, keep_alive=keep_alive)
+        return await self._chat.answer(ChatRequest(
+            model=model, messages=turns, tools=tuple(tools), tool_choice=tool_choice,
+            sampling=Sampling(**sampling), keep_alive=keep_alive))
+
+    def stream_completion(self, request: TextRequest) -> AsyncGenerator[ChatEvent, None]:
+        """A text completion's events as they come."""
+        return self._completions.stream(request)
+
+    async def complete(self, prompt: TextRequest | str, *, model: str = "default",
+                       keep_alive: float | None = None, suffix: str | None = None,
+                       logprobs: int | None = None, **sampling: Any) -> TextResult:
+        """Complete raw ``prompt`` text: a :class:`TextRequest`, or the text plus
+        ``Sampling`` fields."""
+        if isinstance(prompt, TextRequest):
+            return await self._completions.answer(prompt)
+        return await self._completions.answer(TextRequest(
+            model=model, prompts=[prompt], suffix=suffix, logprobs=logprobs,
+            sampling=Sampling(**sampling), keep_alive=keep_alive))
+
+    # -- other work on a loaded model ---------------------------------------------
+
+    async def embed(self, model: str, inputs: Sequence[str | Sequence[int]], *,
+                    keep_alive: float | None = None) -> Embeddings:
+        """Embedding vectors for ``inputs`` (400 if the backend cannot make them)."""
+        name = self.canonical_name(model)
+        self.capabilities(name).require("hoshikage_embed", model=name,
+                                        what="make embeddings")
+        return await self.models.use(name, lambda backend, handle: backend.embed(
+            handle, list(inputs)), keep_alive=keep_alive)
+
+    async def tokenize(self, model: str, text: str, *, add_special: bool = True) -> list[int]:
+        """The model's token ids for ``text``."""
+        name = self.canonical_name(model)
+        self.capabilities(name).require("hoshikage_tokenize", model=name, what="tokenize")
+        return await self.models.use(name, lambda backend, handle: list(backend.tokenize(
+            handle, text, add_special)))
+
+    async def detokenize(self, model: str, tokens: Sequence[int]) -> str:
+        """The text of ``tokens`` (400 for ids the model does not have)."""
+        return "".join(await self._detokenize(model, [list(tokens)]))
+
+    async def token_pieces(self, model: str, tokens: Sequence[int]) -> list[str]:
+        """The text of each token on its own."""
+        return await self._detokenize(model, [[t] for t in tokens])
+
+    async def _detokenize(self, model: str, groups: list[list[int]]) -> list[str]:
+        name = self.canonical_name(model)
+        self.capabilities(name).require("hoshikage_detokenize", model=name,
+                                        what="detokenize")
+
+        def work(backend: BackendDispatcher, handle: Any) -> list[str]:
+            try:
+                return [backend.detokenize(handle, group) for group in groups]
+            except ValueError as exc:  # the hook's way of saying the ids are bad
+                raise InvalidRequestError(str(exc), param="tokens") from exc
+
+        return await self.models.use(name, work)
 
 
 def _as_config(config: ConfigSource) -> HoshikageConfig:
@@ -185,10 +291,14 @@ def _as_config(config: ConfigSource) -> HoshikageConfig:
     return validate_config(config)
 
 
-def check_models(config: HoshikageConfig, plugins: Plugins) -> None:
-    """Each model names a known backend, and that backend accepts its options."""
+def check_models(config: HoshikageConfig, plugins: PluginRegistry) -> dict[str, Any]:
+    """Each model names a known backend, and that backend accepts its options.
+
+    Returns, per model, what the backend's ``hoshikage_validate_options`` made of
+    them (when it returned anything): the options its other hooks then receive."""
     where = f" in {config.source}" if config.source else ""
     problems: list[str] = []
+    normalised: dict[str, Any] = {}
     for name, model in config.models.items():
         backend = plugins.backend(model.backend)
         if backend is None:
@@ -202,7 +312,9 @@ def check_models(config: HoshikageConfig, plugins: Plugins) -> None:
             continue
         spec = ModelSpec(name=name, path=model.path, options=dict(model.options))
         try:
-            backend.validate_options(spec)
+            options = backend.validate_options(spec)
+            if options is not None:
+                normalised[name] = options
         except OptionsError as exc:
             problems.extend(exc.problems)
         except ValidationError as exc:
@@ -212,3 +324,4 @@ def check_models(config: HoshikageConfig, plugins: Plugins) -> None:
             problems.append(f"  - models.{name}.options: {exc}")
     if problems:
         raise ConfigError("\n".join([f"Invalid configuration{where}:", *problems]))
+    return normalised

@@ -39,14 +39,16 @@ whole percents); a backend that cannot tell simply never calls it.
 class ModelSpec:
     """What a backend needs to load one configured model.
 
-    ``options`` holds the model's ``[models.NAME.options]`` table exactly as
-    written in the config; the backend validates it (see
-    ``hoshikage_validate_options``).
+    ``options`` is the model's ``[models.NAME.options]`` table. Hoshikage asks
+    the backend to check it once, at startup (``hoshikage_validate_options``);
+    if that hook returns the options normalised (e.g. a ``BackendOptions``),
+    ``options`` is that value in every later hook call, else the table exactly
+    as written. ``parse_options`` handles both.
     """
 
     name: str
     path: Path | None
-    options: Mapping[str, Any] = field(default_factory=dict)
+    options: Mapping[str, Any] | Any = field(default_factory=dict)
     parallel: int = 1
     """How many generations Hoshikage may run on this model at once (``parallel``)."""
 

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from hoshikage_core import Chunk, GenerationRequest, ModelSpec, Usage, hookimpl
-from hoshikage_core.capabilities import ALL_FIELDS
 from hoshikage_core.errors import ContextLengthExceededError
+from hoshikage_core.kit.fields import ALL_FIELDS
 from hoshikage_core.types import Embeddings, LoadProgress
 
 

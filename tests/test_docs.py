@@ -158,7 +158,7 @@ def test_admin_fields_are_documented() -> None:
 def test_every_metric_is_documented() -> None:
     from prometheus_client.parser import text_string_to_metric_families
 
-    from hoshikage_core.metrics import Metrics
+    from hoshikage_core.ops.metrics import Metrics
 
     metrics = Metrics()
     metrics.watch_models(lambda: [])

@@ -1,7 +1,7 @@
 """A toy Hoshikage backend: it "continues" any prompt with the words of a text file."""
 
 from hoshikage_core import ContextLengthExceededError, MaxTokensTooLargeError, Usage, hookimpl
-from hoshikage_core.text import TokenTextStream
+from hoshikage_core.kit.text import TokenTextStream
 
 CONTEXT = 1000  # words this "model" takes in and writes out
 

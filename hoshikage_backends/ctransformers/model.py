@@ -9,14 +9,14 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
-from hoshikage_core.chat_templates import ChatTemplate, messages_for_template
 from hoshikage_core.errors import (
     ContextLengthExceededError,
     InvalidRequestError,
     MaxTokensTooLargeError,
 )
-from hoshikage_core.gguf import is_gguf, read_gguf_header
-from hoshikage_core.text import TokenTextStream
+from hoshikage_core.kit.chat_templates import ChatTemplate, messages_for_template
+from hoshikage_core.kit.gguf import is_gguf, read_gguf_header
+from hoshikage_core.kit.text import TokenTextStream
 from hoshikage_core.types import Chunk, FinishReason, GenerationRequest, ModelSpec, Usage
 
 from .options import CTransformersOptions

@@ -6,7 +6,7 @@ import importlib.util
 from collections.abc import Iterator
 
 from hoshikage_core import hookimpl
-from hoshikage_core.options import parse_options
+from hoshikage_core.kit.options import parse_options
 from hoshikage_core.types import Chunk, GenerationRequest, ModelSpec
 
 from .model import CTransformersModel

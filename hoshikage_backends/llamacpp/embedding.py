@@ -70,7 +70,7 @@ class EmbeddingContext:
 
     @staticmethod
     def _pooling(llama_cpp: Any, path: Path) -> int:
-        from hoshikage_core.gguf import read_gguf_header
+        from hoshikage_core.kit.gguf import read_gguf_header
 
         header = read_gguf_header(path)
         declared = header.arch_value("pooling_type")

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hoshikage_core.errors import BackendError
-from hoshikage_core.text import TokenTextStream
+from hoshikage_core.kit.text import TokenTextStream
 from hoshikage_core.types import Chunk, FinishReason, Usage
 
 from .logprobs import token_logprob

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hoshikage_core.gguf import read_gguf_header
+from hoshikage_core.kit.gguf import read_gguf_header
 
 from .options import LlamaCppOptions
 

@@ -10,13 +10,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
-from hoshikage_core.chat_templates import CHATML, ChatTemplate, messages_for_template
 from hoshikage_core.errors import (
     ContextLengthExceededError,
     InvalidRequestError,
     MaxTokensTooLargeError,
 )
-from hoshikage_core.text import TokenTextStream
+from hoshikage_core.kit.chat_templates import CHATML, ChatTemplate, messages_for_template
+from hoshikage_core.kit.text import TokenTextStream
 from hoshikage_core.types import (
     ChatMessage,
     Chunk,

@@ -6,8 +6,8 @@ import importlib.util
 from collections.abc import AsyncIterator, Sequence
 
 from hoshikage_core import hookimpl
-from hoshikage_core.capabilities import ALL_FIELDS
-from hoshikage_core.options import parse_options
+from hoshikage_core.kit.fields import ALL_FIELDS
+from hoshikage_core.kit.options import parse_options
 from hoshikage_core.types import Chunk, Embeddings, GenerationRequest, LoadProgress, ModelSpec
 
 from .memory import estimate_memory

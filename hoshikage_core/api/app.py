@@ -11,8 +11,10 @@ from fastapi import FastAPI
 from .. import __version__
 from ..hoshikage import ConfigSource, Hoshikage
 from .errors import install_error_handlers
+from .extras import tokens
 from .middleware import BodySizeLimit, RequestContext
-from .routers import admin, chat, completions, embeddings, health, metrics, models, tokens, ui
+from .openai import chat, completions, embeddings, models
+from .ops import admin, health, metrics, ui
 from .schema_docs import install_openapi
 
 __all__ = ["create_app"]

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from ..errors import HoshikageError
 from ..hoshikage import Hoshikage
-from ..security import key_matches
+from ..ops.security import key_matches
 
 __all__ = ["HoshikageDep", "get_hoshikage", "log_exchange", "log_unknown_fields",
            "require_api_key"]

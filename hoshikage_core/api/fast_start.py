@@ -16,8 +16,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from .. import __version__
-from ..hoshikage import Hoshikage
-from ..lifecycle import ModelState
+from ..hoshikage import Hoshikage, ModelState
 
 __all__ = ["FastStartApp", "health_body"]
 

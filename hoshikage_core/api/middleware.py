@@ -12,13 +12,13 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from contextvars import ContextVar
 from typing import Any
 
 from ..errors import HoshikageError
-from ..metrics import Metrics
+from ..ops.metrics import Metrics
+from ..ops.request_ids import REQUEST_ID
 
-__all__ = ["REQUEST_ID", "BodySizeLimit", "RequestContext", "RequestIdFilter"]
+__all__ = ["BodySizeLimit", "RequestContext"]
 
 log = logging.getLogger("hoshikage.access")
 
@@ -28,18 +28,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-REQUEST_ID: ContextVar[str] = ContextVar("hoshikage_request_id", default="-")
-"""The id of the request being handled (``-`` outside requests); in every log record."""
-
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,64}$")
-
-
-class RequestIdFilter(logging.Filter):
-    """Adds ``request_id`` to every log record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = REQUEST_ID.get()
-        return True
 
 
 class RequestContext:

@@ -6,17 +6,17 @@ import json
 import logging
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from sse_starlette import EventSourceResponse
 
 from ..errors import HoshikageError
-from ..hoshikage import Hoshikage
-from ..types import Chunk, GenerationRequest
 
 __all__ = ["dumps", "open_stream", "sse_response"]
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 BACKSTOP_SECONDS = 5.0  # sse-starlette's cut at shutdown, after the server's own
 
@@ -25,37 +25,34 @@ def dumps(payload: Any) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
 
 
-async def open_stream(
-    hoshikage: Hoshikage, request: GenerationRequest, *, keep_alive: float | None = None
-) -> tuple[Chunk, AsyncGenerator[Chunk, None]]:
-    """Start a generation and wait for its first chunk.
+async def open_stream(events: AsyncGenerator[T, None]) -> tuple[T, AsyncGenerator[T, None]]:
+    """Start a stream and wait for its first event.
 
     Loading errors, a prompt too long for the context and the like are raised
     here, before any byte is sent, so they reach the client as an HTTP error
     status rather than inside a 200 stream.
     """
-    chunks = hoshikage.generate(request, keep_alive=keep_alive)
     try:
-        first = await chunks.__anext__()
+        first = await events.__anext__()
     except StopAsyncIteration:
-        await chunks.aclose()
-        raise HoshikageError(f"backend of model '{request.model}' produced nothing") from None
+        await events.aclose()
+        raise HoshikageError("the stream produced nothing") from None
     except BaseException:
-        await chunks.aclose()
+        await events.aclose()
         raise
-    return first, chunks
+    return first, events
 
 
-async def _with_rest(first: Chunk, rest: AsyncIterator[Chunk]) -> AsyncIterator[Chunk]:
+async def _with_rest(first: T, rest: AsyncIterator[T]) -> AsyncIterator[T]:
     yield first
     async for chunk in rest:
         yield chunk
 
 
 def sse_response(
-    first: Chunk,
-    rest: AsyncGenerator[Chunk, None],
-    frames: Callable[[AsyncIterator[Chunk]], AsyncIterator[dict[str, Any]]],
+    first: T,
+    rest: AsyncGenerator[T, None],
+    frames: Callable[[AsyncIterator[T]], AsyncIterator[dict[str, Any]]],
     *,
     shutdown_grace: float,
 ) -> EventSourceResponse:

@@ -23,7 +23,7 @@ config_option = click.option(
 
 
 def _trained_context(path: Path | None) -> int | None:
-    from ..gguf import GGUFError, is_gguf, read_gguf_header
+    from ..kit.gguf import GGUFError, is_gguf, read_gguf_header
 
     if path is None or not path.is_file() or not is_gguf(path):
         return None
@@ -36,7 +36,7 @@ def _trained_context(path: Path | None) -> int | None:
 
 def describe_models(cfg: HoshikageConfig) -> list[dict[str, Any]]:
     """What ``hoshikage models`` shows: one entry per configured model."""
-    from ..plugin_loading import create_plugin_manager
+    from ..plugins.discovery import create_plugin_manager
     from ..types import ModelSpec
 
     plugins = create_plugin_manager(plugin_dir=cfg.plugins.dir, disable=cfg.plugins.disable)
@@ -126,13 +126,13 @@ def plugins(as_json: bool, config_path: str | None) -> None:
       hoshikage plugins --json
       HOSHIKAGE_DISABLE_PLUGINS=ctransformers hoshikage plugins
     """
-    from ..plugin_loading import create_plugin_manager
+    from ..hoshikage import Hoshikage
 
     try:
-        settings = load_config(Path(config_path)).plugins if config_path else None
-        infos = create_plugin_manager(
-            plugin_dir=settings.dir if settings else None,
-            disable=settings.disable if settings else ()).describe()
+        # only the config's [plugins] matter here: its models are not checked
+        cfg: HoshikageConfig | dict[str, Any] = load_config(Path(config_path)).model_copy(
+            update={"models": {}}) if config_path else {"models": {}}
+        infos = Hoshikage(cfg).plugins.describe()
     except (ConfigError, PluginError) as exc:
         fail(str(exc))
     if as_json:
@@ -165,13 +165,11 @@ def config_check(path: str) -> None:
     Example:
       hoshikage config check hoshikage.toml
     """
-    from ..hoshikage import check_models
-    from ..plugin_loading import create_plugin_manager
+    from ..hoshikage import Hoshikage
 
     try:
         cfg = load_config(Path(path))
-        check_models(cfg, create_plugin_manager(plugin_dir=cfg.plugins.dir,
-                                                disable=cfg.plugins.disable))
+        Hoshikage(cfg)  # loads the plugins and has each backend check its models' options
     except (ConfigError, PluginError) as exc:
         fail(str(exc))
     click.echo(f"{path}: OK, {len(cfg.models)} model(s)")

@@ -35,7 +35,7 @@ def _exit_cleanly(signum: int, frame: object) -> None:
 
 def show_load_progress(hoshikage: Hoshikage) -> None:
     """On a terminal, draw a progress bar while a model loads (the log goes above it)."""
-    from ..lifecycle import LoadEvent, ModelState
+    from ..hoshikage import LoadEvent, ModelState
 
     bars = LoadBars(err_console())
     if not bars.enabled:
@@ -77,8 +77,8 @@ def run(config_path: str | None, host: str | None, port: int | None, log_level: 
 
     from ..api.fast_start import FastStartApp
     from ..hoshikage import Hoshikage
-    from ..logs import configure_logging
-    from ..security import check_bind
+    from ..ops.logs import configure_logging
+    from ..ops.security import check_bind
 
     try:
         config = read_config(config_path)

@@ -13,7 +13,7 @@ from ..config.schema import EffectiveModelSettings, ModelConfig
 from ..errors import HoshikageError
 from ..types import ModelSpec
 
-__all__ = ["ManagedModel", "ModelInfo", "ModelState", "Waiter"]
+__all__ = ["ManagedModel", "ModelInfo", "ModelState", "UnloadReason", "Waiter"]
 
 
 class ModelState(str, enum.Enum):
@@ -22,6 +22,19 @@ class ModelState(str, enum.Enum):
     READY = "ready"
     UNLOADING = "unloading"
     FAILED = "failed"
+
+
+class UnloadReason(str, enum.Enum):
+    """Why a model was unloaded (the ``reason`` label of the unloads metric)."""
+
+    IDLE = "idle"  # its idle timeout (or a request's keep_alive) passed
+    EVICTED = "evicted"  # another model needed the room
+    REQUESTED = "requested"  # the admin API or the CLI asked
+    SHUTDOWN = "shutdown"  # the server is stopping
+
+    def describe(self) -> str:
+        return {"idle": "idle timeout", "evicted": "making room", "requested":
+                "unload requested", "shutdown": "shutdown"}[self.value]
 
 
 @dataclass(frozen=True)
@@ -74,11 +87,15 @@ class Waiter:
 class ManagedModel:
     """Runtime state of one configured model. Mutated only on the event loop."""
 
-    def __init__(self, name: str, config: ModelConfig, settings: EffectiveModelSettings) -> None:
+    def __init__(self, name: str, config: ModelConfig, settings: EffectiveModelSettings,
+                 options: Any = None) -> None:
+        """``options``: what the backend's ``hoshikage_validate_options`` made of the
+        model's options table, if it returned anything (else the table as written)."""
         self.name = name
         self.config = config
         self.settings = settings
-        self.spec = ModelSpec(name=name, path=config.path, options=dict(config.options),
+        self.spec = ModelSpec(name=name, path=config.path,
+                              options=dict(config.options) if options is None else options,
                               parallel=settings.parallel)
         self.state = ModelState.UNLOADED
         self.handle: Any = None

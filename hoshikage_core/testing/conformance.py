@@ -32,8 +32,7 @@ from typing import Any, TypeVar
 import pytest
 
 from ..errors import HoshikageError
-from ..hoshikage import Hoshikage
-from ..lifecycle import ModelState
+from ..hoshikage import Hoshikage, ModelState
 from ..types import Chunk, GenerationRequest
 
 __all__ = ["BackendConformance", "ConformanceSetup"]
@@ -86,11 +85,11 @@ class BackendConformance:
 
     def test_loads_generates_and_unloads(self, conformance: ConformanceSetup) -> None:
         async def check(hk: Hoshikage) -> None:
-            assert hk.models.get(conformance.model).state is ModelState.UNLOADED
+            assert hk.get(conformance.model).state is ModelState.UNLOADED
             chunks = await collect(hk, self._request(conformance, max_tokens=4))
-            assert hk.models.get(conformance.model).state is ModelState.READY
+            assert hk.get(conformance.model).state is ModelState.READY
             assert chunks and chunks[-1].is_final
-            info = await hk.models.unload(conformance.model)
+            info = await hk.unload(conformance.model)
             assert info.state is ModelState.UNLOADED
 
         run(conformance, check)
@@ -156,8 +155,8 @@ class BackendConformance:
             async for _ in stream:
                 break
             await stream.aclose()
-            model = hk.models.get(conformance.model)
-            assert model.running == 0, "the slot is free once the stream is closed"
+            assert hk.get(conformance.model).running == 0, \
+                "the slot is free once the stream is closed"
             final = (await collect(hk, self._request(conformance, max_tokens=2)))[-1]
             assert final.usage is not None
 
@@ -229,19 +228,17 @@ class BackendConformance:
     async def _check_logit_bias(self, hk: Hoshikage, setup: ConformanceSetup,
                                 attempt: Callable[..., Awaitable[list[Chunk] | None]]) -> None:
         """A large positive bias on one token makes the model write only that token."""
-        backend = hk.plugins.backend(hk.models.get(setup.model).config.backend)
-        assert backend is not None
-        if not (backend.supports("hoshikage_tokenize")
-                and backend.supports("hoshikage_detokenize")):
+        capabilities = hk.capabilities(setup.model)
+        if not (capabilities.has("hoshikage_tokenize")
+                and capabilities.has("hoshikage_detokenize")):
             chunks = await attempt(hk, max_tokens=3, logit_bias={0: 0.0})
             if chunks is not None:  # honoured, but this backend offers no way to check it
                 assert chunks[-1].is_final
             return
-        token = (await hk.models.use(setup.model, lambda b, h: b.tokenize(h, "x", False)))[-1]
+        token = (await hk.tokenize(setup.model, "x", add_special=False))[-1]
         chunks = await attempt(hk, max_tokens=3, logit_bias={token: 100.0})
         if chunks is not None:
-            expected = await hk.models.use(setup.model,
-                                           lambda b, h: b.detokenize(h, [token] * 3))
+            expected = await hk.detokenize(setup.model, [token] * 3)
             assert _text(chunks) == expected, (_text(chunks), expected)
 
     def test_a_model_that_cannot_load_fails_alone(self, conformance: ConformanceSetup) -> None:

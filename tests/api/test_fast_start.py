@@ -72,7 +72,7 @@ def test_importing_the_core_does_not_import_fastapi_or_llama_cpp() -> None:
     import subprocess
 
     code = ("import sys, hoshikage_core, hoshikage_core.cli, hoshikage_core.api.fast_start\n"
-            "from hoshikage_core.plugin_loading import create_plugin_manager\n"
+            "from hoshikage_core.plugins.discovery import create_plugin_manager\n"
             "create_plugin_manager()\n"
             "print('fastapi' in sys.modules, 'llama_cpp' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -13,7 +13,7 @@ import pytest
 
 from hoshikage_core import ConfigError, Hoshikage, create_app
 from hoshikage_core.config import validate_config
-from hoshikage_core.security import check_bind, key_matches
+from hoshikage_core.ops.security import check_bind, key_matches
 from tests.api.test_api_errors import assert_openai_error
 from tests.fakes import EchoBackend
 

@@ -14,7 +14,7 @@ from hoshikage_backends.ctransformers.model import CTransformersModel
 from hoshikage_backends.ctransformers.options import CTransformersOptions
 from hoshikage_core import ChatMessage, GenerationRequest, Hoshikage, ModelSpec
 from hoshikage_core.errors import BackendUnavailableError
-from hoshikage_core.plugin_loading import create_plugin_manager
+from hoshikage_core.plugins.discovery import create_plugin_manager
 
 pytestmark = pytest.mark.real_model
 

@@ -13,7 +13,7 @@ from hoshikage_backends.llamacpp.model import LlamaCppModel
 from hoshikage_backends.llamacpp.options import LlamaCppOptions
 from hoshikage_core import ChatMessage, Chunk, GenerationRequest, ModelSpec
 from hoshikage_core.errors import ContextLengthExceededError, InvalidRequestError
-from hoshikage_core.options import OptionsError, parse_options
+from hoshikage_core.kit.options import OptionsError, parse_options
 from tests.backends.streams import collect
 
 pytestmark = pytest.mark.real_model

@@ -12,7 +12,7 @@ import pytest
 
 from hoshikage_backends.llamacpp import repack
 from hoshikage_backends.llamacpp.options import LlamaCppOptions
-from hoshikage_core.options import OptionsError, parse_options
+from hoshikage_core.kit.options import OptionsError, parse_options
 from hoshikage_core.types import ModelSpec
 
 

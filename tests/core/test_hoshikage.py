@@ -182,6 +182,6 @@ async def test_fields_a_backend_does_not_declare_are_refused(tmp_path: Path) -> 
                              ({"json_schema": {"type": "object"}}, "response_format"),
                              ({"logit_bias": {1: 2.0}}, "logit_bias"), ({"top_k": 3}, "top_k")]:
             with pytest.raises(InvalidRequestError) as info:
-                await hk.complete("x", model="a", **field)
+                await hk.run(GenerationRequest(model="a", prompt="x", **field))  # type: ignore[arg-type]
             assert info.value.param == param and "does not support" in info.value.message
         assert hk.list_models()[0].state.value == "ready"  # refused before the backend

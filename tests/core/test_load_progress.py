@@ -73,7 +73,7 @@ async def test_slow_loads_log_their_progress_by_the_clock(
     clock = FakeClock()
     gates = [threading.Event(), threading.Event()]
     backend = ProgressBackend(load_progress=(0.2, 0.6), load_gates=gates)
-    caplog.set_level(logging.INFO, logger="hoshikage_core.lifecycle.manager")
+    caplog.set_level(logging.INFO, logger="hoshikage_core.lifecycle")
     async with Hoshikage(build(tmp_path, {"a": {}}), plugins={"echo": backend},
                          clock=clock) as hk:
         loading = asyncio.ensure_future(hk.models.load("a"))

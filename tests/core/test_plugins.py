@@ -11,7 +11,7 @@ import pytest
 
 from hoshikage_core import hookimpl
 from hoshikage_core.errors import PluginError
-from hoshikage_core.plugin_loading import create_plugin_manager
+from hoshikage_core.plugins.discovery import create_plugin_manager
 
 
 def install_fake_distribution(

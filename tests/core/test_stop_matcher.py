@@ -1,7 +1,7 @@
 from hypothesis import given
 from hypothesis import strategies as st
 
-from hoshikage_core.text import StopMatcher
+from hoshikage_core.kit.text import StopMatcher
 
 
 def run(pieces: list[str], stops: list[str]) -> tuple[list[str], bool]:

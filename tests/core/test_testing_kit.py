@@ -40,7 +40,7 @@ async def test_the_factory_closes_what_it_made(tmp_path: Path) -> None:
 
 @pytest.mark.real_model
 def test_tiny_gguf_path_is_a_gguf(tiny_gguf_path: Path) -> None:
-    from hoshikage_core.gguf import read_gguf_header
+    from hoshikage_core.kit.gguf import read_gguf_header
 
     header = read_gguf_header(tiny_gguf_path)
     assert header.architecture == "llama" and header.tensor_count > 10

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from hoshikage_core.threads import iterate_in_thread
+from hoshikage_core.lifecycle.threads import iterate_in_thread
 
 
 async def collect(it: AsyncIterator[int]) -> list[int]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 
 from hoshikage_core.config.schema import Duration
-from hoshikage_core.options import BackendOptions
+from hoshikage_core.kit.options import BackendOptions
 
 __all__ = ["UpstreamOptions"]
 

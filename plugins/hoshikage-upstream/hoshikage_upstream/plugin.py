@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Sequence
 
 from hoshikage_core import hookimpl
-from hoshikage_core.capabilities import ALL_FIELDS
-from hoshikage_core.options import parse_options
+from hoshikage_core.kit.fields import ALL_FIELDS
+from hoshikage_core.kit.options import parse_options
 from hoshikage_core.types import Chunk, Embeddings, GenerationRequest, ModelSpec
 
 from . import __version__

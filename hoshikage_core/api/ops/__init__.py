@@ -1,0 +1,1 @@
+"""Operations: health, metrics, model administration, the built-in page."""

@@ -1,0 +1,93 @@
+"""What every part of the lifecycle shares: the models, the clock, the worker
+threads, the plugins, and the background tasks loads and unloads run in."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from typing import Any
+
+from ..clock import Clock
+from ..config.schema import HoshikageConfig
+from ..errors import BackendUnavailableError, ModelNotFoundError
+from ..ops.metrics import Metrics
+from ..plugins.capabilities import Capabilities
+from ..plugins.dispatch import BackendDispatcher
+from ..plugins.registry import PluginRegistry
+from .state import ManagedModel
+
+__all__ = ["ModelPool"]
+
+
+class ModelPool:
+    """All configured models of one Hoshikage and the means to work on them."""
+
+    def __init__(self, config: HoshikageConfig, plugins: PluginRegistry, executor: Executor,
+                 clock: Clock, metrics: Metrics,
+                 options: Mapping[str, Any] | None = None) -> None:
+        self.plugins = plugins
+        self.executor = executor
+        self.clock = clock
+        self.metrics = metrics
+        self.max_loaded = config.defaults.max_loaded_models
+        self.budget = config.defaults.memory_budget
+        self.fairness_cap = config.defaults.fairness_cap
+        options = options or {}
+        self.models = {name: ManagedModel(name, model, config.effective(name),
+                                          options.get(name))
+                       for name, model in config.models.items()}
+        self._names = {alias: name for name, model in config.models.items()
+                       for alias in (name, *model.aliases)}
+        self._order = itertools.count()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.closing = False
+
+    def get(self, name_or_alias: str) -> ManagedModel:
+        """The model called ``name_or_alias``; :class:`ModelNotFoundError` if none."""
+        name = self._names.get(name_or_alias)
+        if name is None:
+            raise ModelNotFoundError(name_or_alias, available=list(self.models))
+        return self.models[name]
+
+    def ticket(self) -> int:
+        """The next number in arrival order (fairness between models)."""
+        return next(self._order)
+
+    def capabilities(self, model: ManagedModel) -> Capabilities:
+        """What ``model``'s backend can do; 503 if it is missing or cannot run here."""
+        name = model.config.backend
+        capabilities = self.plugins.capabilities(name)
+        if capabilities is None:
+            failed = self.plugins.failed(name)
+            detail = f"it is not loaded ({failed})" if failed else "it is not installed"
+            raise BackendUnavailableError(
+                f"Model '{model.name}' needs the '{name}' backend, but {detail}.")
+        if capabilities.unavailable:
+            raise BackendUnavailableError(
+                f"Model '{model.name}' cannot run: the '{name}' backend is unavailable: "
+                f"{capabilities.unavailable}")
+        return capabilities
+
+    def backend(self, model: ManagedModel) -> BackendDispatcher:
+        """The dispatcher of ``model``'s backend (503 as :meth:`capabilities` says)."""
+        self.capabilities(model)
+        backend = self.plugins.backend(model.config.backend)
+        assert backend is not None
+        return backend
+
+    def spawn(self, coro: Any) -> None:
+        """Run ``coro`` in the background; :meth:`settle` waits for it."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def settle(self) -> None:
+        """Wait until no background load or unload is in progress."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def in_worker(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` in a worker thread (backend calls block)."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)

@@ -1,0 +1,27 @@
+"""What the services need of Hoshikage: an interface, so they do not import it
+(Hoshikage builds the services and hands itself in)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from typing import Protocol
+
+from ..config.schema import EffectiveModelSettings
+from ..types import Chunk, GenerationRequest
+
+__all__ = ["Engine"]
+
+
+class Engine(Protocol):
+    def canonical_name(self, model: str) -> str:
+        """The model's configured name for a name or alias (404 if none)."""
+
+    def settings(self, model: str) -> EffectiveModelSettings:
+        """The model's effective limits (``max_n``, ``max_tokens_limit``, ...)."""
+
+    def generate(self, request: GenerationRequest, *,
+                 keep_alive: float | None = None) -> AsyncIterator[Chunk]:
+        """One generation's chunks; the last carries finish_reason and usage."""
+
+    async def detokenize(self, model: str, tokens: Sequence[int]) -> str:
+        """The text of ``tokens`` (400 if the backend cannot)."""
