@@ -18,6 +18,7 @@ from .markers import hookspec
 from .types import Chunk, Embeddings, GenerationRequest, LoadProgress, ModelSpec
 
 __all__ = [
+    "hoshikage_chat_template",
     "hoshikage_detokenize",
     "hoshikage_embed",
     "hoshikage_estimate_memory",
@@ -72,6 +73,17 @@ def hoshikage_embed(handle: Any, inputs: Sequence[str | Sequence[int]]) -> Embed
     Runs in a worker thread with the model loaded. Without this hook the model
     answers ``/v1/embeddings`` with a 400 saying it cannot embed. Raise
     ``ContextLengthExceededError`` for an input too long for the model.
+    """
+
+
+@hookspec(firstresult=True)
+def hoshikage_chat_template(handle: Any) -> Any:
+    """Optional: the loaded model's chat template, a ``kit.templates.ChatTemplate``.
+
+    With it, Hoshikage renders chats itself (tools in the model's own format,
+    reasoning, ``chat_template_kwargs``, ``/apply-template``) and sends the
+    prompt as ``GenerationRequest.chat_prompt``; without it, the backend gets
+    ``messages`` and renders them itself. Called once per load.
     """
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
@@ -9,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -47,6 +48,11 @@ from .types import (
     TokenLogprob,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from .kit.templates import ChatTemplate
+
+T = TypeVar("T")
 
 __all__ = ["Completion", "Hoshikage", "LoadEvent", "LoadListener", "ModelInfo", "ModelState"]
 
@@ -203,6 +209,21 @@ class Hoshikage:
         name = self.models.get(request.model).name
         return Completion(name, "".join(parts), final.finish_reason or "stop", final.usage,
                           tuple(logprobs))
+
+    async def chat_template(self, model: str) -> ChatTemplate | None:
+        """The model's chat template when Hoshikage renders its chats (its backend
+        implements ``hoshikage_chat_template``), else None; may load the model."""
+        template: ChatTemplate | None = await self.models.chat_template(model)
+        return template
+
+    async def render_chat(self, request: ChatRequest) -> str:
+        """The prompt text a chat renders to (what ``/apply-template`` shows)."""
+        return await self._chat.render(request)
+
+    async def in_worker(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in one of this Hoshikage's worker threads."""
+        result: T = await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        return result
 
     def stream_chat(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         """A chat's events as they come (see :mod:`hoshikage_core.serving`)."""

@@ -58,8 +58,10 @@ class ChatMessage:
     """One chat turn. ``content`` is plain text.
 
     An assistant turn that called tools carries ``tool_calls`` (OpenAI's
-    shape: ``{"id", "type": "function", "function": {"name", "arguments"}}``);
-    a ``tool`` turn answering one carries ``tool_call_id``.
+    shape: ``{"id", "type": "function", "function": {"name", "arguments"}}``,
+    ``arguments`` as JSON text); a ``tool`` turn answering one carries
+    ``tool_call_id``. ``reasoning`` is what an assistant turn thought before
+    answering, for templates that show earlier thinking.
     """
 
     role: str
@@ -67,6 +69,7 @@ class ChatMessage:
     name: str | None = None
     tool_calls: Sequence[Mapping[str, Any]] | None = None
     tool_call_id: str | None = None
+    reasoning: str | None = None
 
 
 @dataclass(frozen=True)
@@ -74,14 +77,17 @@ class GenerationRequest:
     """One generation, as a backend sees it.
 
     Exactly one of ``messages`` (chat: the backend applies the model's chat
-    template), ``prompt`` (completion: the raw text) and ``prompt_tokens``
-    (completion: token ids) is set. Fields left as ``None`` mean "the
+    template), ``chat_prompt`` (chat, already rendered with the template the
+    backend gave through ``hoshikage_chat_template``: special tokens in it are
+    tokens, no BOS is added), ``prompt`` (completion: the raw text) and
+    ``prompt_tokens`` (completion: token ids) is set. Fields left as ``None`` mean "the
     backend's default". A backend that cannot honour a field that is set must
     raise ``InvalidRequestError(param=...)`` rather than ignore it.
     """
 
     model: str
     messages: Sequence[ChatMessage] | None = None
+    chat_prompt: str | None = None
     prompt: str | None = None
     prompt_tokens: Sequence[int] | None = None
     max_tokens: int | None = None
@@ -105,14 +111,15 @@ class GenerationRequest:
     """Text after the completion (fill-in-the-middle), for models that support it."""
 
     def __post_init__(self) -> None:
-        given = [x for x in (self.messages, self.prompt, self.prompt_tokens) if x is not None]
+        given = [x for x in (self.messages, self.chat_prompt, self.prompt, self.prompt_tokens)
+                 if x is not None]
         if len(given) != 1:
-            raise ValueError(
-                "GenerationRequest needs exactly one of messages, prompt and prompt_tokens")
+            raise ValueError("GenerationRequest needs exactly one of messages, chat_prompt, "
+                             "prompt and prompt_tokens")
 
     @property
     def is_chat(self) -> bool:
-        return self.messages is not None
+        return self.messages is not None or self.chat_prompt is not None
 
 
 @dataclass(frozen=True)

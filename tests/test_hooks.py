@@ -40,6 +40,7 @@ class Recorder:
     calls: list[tuple[str, Any]] = field(default_factory=list)
     unavailable: str | None = None
     estimate: int | None = 1234
+    renders_chats: bool = True
 
     def seen(self, hook: str) -> list[Any]:
         return [args for name, args in self.calls if name == hook]
@@ -95,6 +96,17 @@ class Recorder:
     @hookimpl
     def hoshikage_unavailable_reason(self) -> str | None:
         return self.unavailable
+
+    @hookimpl
+    def hoshikage_chat_template(self, handle: Handle) -> Any:
+        if not self.renders_chats:
+            return None
+        from hoshikage_core.kit.templates import ChatTemplate
+
+        self.calls.append(("chat_template", handle))
+        return ChatTemplate("{% for m in messages %}[{{ m.role }}] {{ m.content }}\n"
+                            "{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}"
+                            "{% if greeting %} {{ greeting }}{% endif %}")
 
 
 def config(tmp_path: Path, **defaults: Any) -> dict[str, Any]:
@@ -213,3 +225,29 @@ async def test_hook_hoshikage_unavailable_reason(tmp_path: Path) -> None:
     assert error.value.status_code == 503
     assert "pip install rec" in error.value.message
     assert described["rec"] == "the rec library is missing: pip install rec"
+
+
+async def test_hook_hoshikage_chat_template(tmp_path: Path) -> None:
+    recorder = Recorder()
+    cfg = config(tmp_path)
+    cfg["models"]["m"]["chat_template_kwargs"] = {"greeting": "hi"}
+    async with Hoshikage(cfg, plugins={"rec": recorder}) as hk:
+        result = await hk.chat([{"role": "user", "content": "Hello"}], model="m")
+        again = await hk.chat([{"role": "user", "content": "Again"}], model="m")
+        transport = httpx.ASGITransport(app=create_app(hk))
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+            shown = (await client.post("/apply-template", json={
+                "model": "m", "messages": [{"role": "user", "content": "x"}],
+                "chat_template_kwargs": {"greeting": "yo"}})).json()
+    (_, first), (_, second) = recorder.seen("generate")
+    assert first.chat_prompt == "[user] Hello\n[assistant] hi" and first.messages is None
+    assert second.chat_prompt == "[user] Again\n[assistant] hi"
+    assert len(recorder.seen("chat_template")) == 1  # asked once per load, not per request
+    assert result.text == again.text == "one two"
+    assert shown == {"prompt": "[user] x\n[assistant] yo"}
+    recorder = Recorder(renders_chats=False)  # None: the backend renders chats itself
+    async with Hoshikage(config(tmp_path), plugins={"rec": recorder}) as hk:
+        await hk.chat([{"role": "user", "content": "Hello"}], model="m")
+    ((_, request),) = recorder.seen("generate")
+    assert request.chat_prompt is None and request.messages[0].content == "Hello"
+

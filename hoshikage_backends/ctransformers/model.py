@@ -14,8 +14,8 @@ from hoshikage_core.errors import (
     InvalidRequestError,
     MaxTokensTooLargeError,
 )
-from hoshikage_core.kit.chat_templates import ChatTemplate, messages_for_template
 from hoshikage_core.kit.gguf import is_gguf, read_gguf_header
+from hoshikage_core.kit.templates import ChatTemplate, TemplateError
 from hoshikage_core.kit.text import TokenTextStream
 from hoshikage_core.types import Chunk, FinishReason, GenerationRequest, ModelSpec, Usage
 
@@ -55,12 +55,17 @@ class CTransformersModel:
         self.template = (ChatTemplate(options.chat_template) if options.chat_template
                          else ChatTemplate.named(options.chat_format))
 
+    @property
+    def chat_template(self) -> ChatTemplate:
+        return self.template
+
     def prompt_tokens(self, request: GenerationRequest) -> list[int]:
-        if request.messages is not None:
+        if request.chat_prompt is not None:
+            text = request.chat_prompt
+        elif request.messages is not None:
             try:
-                text = self.template.render(messages_for_template(request.messages),
-                                            [dict(t) for t in request.tools or []] or None)
-            except Exception as exc:
+                text = self.template.render(request.messages, request.tools)
+            except TemplateError as exc:
                 raise InvalidRequestError(f"The chat template rejected these messages: {exc}",
                                           param="messages") from exc
         else:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 
 from hoshikage_core import hookimpl
 from hoshikage_core.kit.options import parse_options
+from hoshikage_core.kit.templates import ChatTemplate
 from hoshikage_core.types import Chunk, GenerationRequest, ModelSpec
 
 from .model import CTransformersModel
@@ -34,6 +35,11 @@ def hoshikage_load(model: ModelSpec) -> CTransformersModel:
 def hoshikage_generate(handle: CTransformersModel,
                        request: GenerationRequest) -> Iterator[Chunk]:
     return handle.generate(request)
+
+
+@hookimpl
+def hoshikage_chat_template(handle: CTransformersModel) -> ChatTemplate:
+    return handle.chat_template
 
 
 @hookimpl

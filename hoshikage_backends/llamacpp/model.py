@@ -15,7 +15,7 @@ from hoshikage_core.errors import (
     InvalidRequestError,
     MaxTokensTooLargeError,
 )
-from hoshikage_core.kit.chat_templates import CHATML, ChatTemplate, messages_for_template
+from hoshikage_core.kit.templates import CHATML, ChatTemplate, TemplateError
 from hoshikage_core.kit.text import TokenTextStream
 from hoshikage_core.types import (
     ChatMessage,
@@ -65,7 +65,11 @@ class LlamaCppModel:
         self._model = self.runtime.model
         self._vocab = self.runtime.vocab
         self._pieces: dict[int, bytes] = {}
-        self._template = self._chat_template()
+        try:
+            self._template = self._chat_template()
+        except BaseException:
+            self.runtime.close()
+            raise
         self.engine = BatchEngine(self.runtime, self._piece, spec.name)
         self._embedding: EmbeddingContext | None = None
         self._embedding_lock = threading.Lock()
@@ -78,6 +82,12 @@ class LlamaCppModel:
     # -- chat template -------------------------------------------------------
 
     def _chat_template(self) -> ChatTemplate:
+        try:
+            return self._compile_chat_template()
+        except TemplateError as exc:
+            raise ValueError(f"model '{self.name}': {exc}") from exc
+
+    def _compile_chat_template(self) -> ChatTemplate:
         options, metadata, model = self.options, self._model.metadata(), self._model
         bos, eos = model.token_bos(), model.token_eos()
         bos_text = model.token_get_text(bos) if bos >= 0 else ""
@@ -95,12 +105,16 @@ class LlamaCppModel:
         return ChatTemplate(CHATML.jinja, stops=CHATML.stops, bos_token=bos_text,
                             eos_token=eos_text)
 
+    @property
+    def chat_template(self) -> ChatTemplate:
+        """The template chats are rendered with (what ``hoshikage_chat_template`` gives)."""
+        return self._template
+
     def _format_chat(self, messages: Sequence[ChatMessage],
                      tools: Sequence[Mapping[str, Any]] | None = None) -> str:
         try:
-            return self._template.render(messages_for_template(messages),
-                                         [dict(t) for t in tools or []] or None)
-        except Exception as exc:  # jinja errors and raise_exception() in templates
+            return self._template.render(messages, tools)
+        except TemplateError as exc:  # jinja errors and raise_exception() in templates
             raise InvalidRequestError(
                 f"The chat template of model '{self.name}' rejected these messages: {exc}",
                 param="messages",
@@ -126,10 +140,11 @@ class LlamaCppModel:
 
     def prompt_tokens(self, request: GenerationRequest) -> list[int]:
         """The prompt as tokens: chat through the template, completion as is."""
-        if request.messages is not None:
+        if request.messages is not None or request.chat_prompt is not None:
             # the template writes any BOS itself, as llama-cpp-python's chat handlers assume
-            tokens = self.tokenize(self._format_chat(request.messages, request.tools),
-                                   add_special=False)
+            text = request.chat_prompt if request.chat_prompt is not None \
+                else self._format_chat(request.messages or (), request.tools)
+            tokens = self.tokenize(text, add_special=False)
         elif request.prompt_tokens is not None:
             tokens = [int(t) for t in request.prompt_tokens]
             self._check_token_ids(tokens, "prompt")

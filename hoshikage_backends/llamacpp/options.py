@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from hoshikage_core.kit.chat_templates import NAMED_TEMPLATES
 from hoshikage_core.kit.options import BackendOptions
+from hoshikage_core.kit.templates import NAMED_TEMPLATES
 
 __all__ = ["KV_CACHE_TYPES", "LlamaCppOptions"]
 

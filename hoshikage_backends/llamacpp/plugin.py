@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from hoshikage_core import hookimpl
 from hoshikage_core.kit.fields import ALL_FIELDS
 from hoshikage_core.kit.options import parse_options
+from hoshikage_core.kit.templates import ChatTemplate
 from hoshikage_core.types import Chunk, Embeddings, GenerationRequest, LoadProgress, ModelSpec
 
 from .memory import estimate_memory
@@ -46,6 +47,11 @@ def hoshikage_generate(handle: LlamaCppModel,
     # Called in a worker thread: the prompt is built there; the chunks then flow
     # straight from the decode engine to the event loop.
     return handle.generate(request)
+
+
+@hookimpl
+def hoshikage_chat_template(handle: LlamaCppModel) -> ChatTemplate:
+    return handle.chat_template
 
 
 @hookimpl

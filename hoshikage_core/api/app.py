@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from .. import __version__
 from ..hoshikage import ConfigSource, Hoshikage
 from .errors import install_error_handlers
-from .extras import tokens
+from .extras import templates, tokens
 from .middleware import BodySizeLimit, RequestContext
 from .openai import chat, completions, embeddings, models
 from .ops import admin, health, metrics, ui
@@ -60,7 +60,8 @@ def create_app(
     app.state.hoshikage = instance
     install_error_handlers(app)
     install_openapi(app)
-    for module in (health, models, chat, completions, embeddings, tokens, admin, metrics):
+    for module in (health, models, chat, completions, embeddings, tokens, templates, admin,
+                   metrics):
         app.include_router(module.router)
     server = instance.config.server
     if server.ui:

@@ -131,6 +131,9 @@ class ModelConfig(_Table):
     max_tokens_limit: int | None = Field(None, ge=1)
     max_n: int | None = Field(None, ge=1, le=128)
     preload: bool = False
+    chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """Extra chat template variables (e.g. ``enable_thinking = false``); a request's
+    own ``chat_template_kwargs`` win."""
 
     @field_validator("path", mode="before")
     @classmethod
@@ -216,6 +219,7 @@ class HoshikageConfig(_Table):
             max_queue=model.max_queue if model.max_queue is not None else defaults.max_queue,
             max_tokens_limit=model.max_tokens_limit or defaults.max_tokens_limit,
             max_n=model.max_n or defaults.max_n,
+            chat_template_kwargs=dict(model.chat_template_kwargs),
         )
 
 
@@ -229,3 +233,4 @@ class EffectiveModelSettings(BaseModel):
     max_queue: int = 32
     max_tokens_limit: int | None = None
     max_n: int = 16
+    chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)

@@ -24,6 +24,14 @@ MAX_RETRY_BACKOFF = 60.0
 PROGRESS_LOG_INTERVAL = 2.0  # seconds between "loading ...: N%" log lines of one load
 
 
+def _template_of(backend: Any, handle: Any) -> Any:
+    """The backend's chat template, with what it can show learned now (in a worker)."""
+    template = backend.chat_template(handle)
+    if template is not None:
+        template.caps  # noqa: B018 - probing renders: done here, off the event loop
+    return template
+
+
 def retry_backoff(failures: int) -> float:
     """Seconds before a model that failed to load ``failures`` times is retried."""
     return min(MAX_RETRY_BACKOFF, 2.0 ** failures)
@@ -67,9 +75,12 @@ class Loader:
         progress = progress_reporter(asyncio.get_running_loop(),
                                      lambda fraction: self._progressed(model, fraction))
         try:
-            handle = await pool.in_worker(pool.backend(model).load, model.spec, progress)
+            backend = pool.backend(model)
+            handle = await pool.in_worker(backend.load, model.spec, progress)
             if handle is None:
                 raise RuntimeError(f"backend '{model.config.backend}' returned no handle")
+            if model.chat_template is None and backend.supports("hoshikage_chat_template"):
+                model.chat_template = await pool.in_worker(_template_of, backend, handle)
         except Exception as exc:
             pool.metrics.loads.labels(model.name, "failed").inc()
             self.fail(model, exc)

@@ -135,6 +135,16 @@ class ModelManager:
                 await asyncio.wait([job])
             self._admission.release(model, time.perf_counter() - started, keep_alive)
 
+    async def chat_template(self, name_or_alias: str) -> Any:
+        """The backend's chat template for the model (``None`` if it has none for
+        Hoshikage to render); learned at its first load, which this may cause."""
+        model = self.get(name_or_alias)
+        if not self._pool.capabilities(model).has("hoshikage_chat_template"):
+            return None
+        if model.chat_template is None:
+            await self.load(model.name)
+        return model.chat_template
+
     def reap_idle(self) -> None:
         """Unload every idle model whose idle timeout has passed (now, not on the clock)."""
         self._reaper.reap()

@@ -117,6 +117,7 @@ class ManagedModel:
         self.unloaded = asyncio.Event()
         self.unloaded.set()
         self.estimating: asyncio.Future[int | None] | None = None
+        self.chat_template: Any = None  # the backend's, learned at the first load
 
     def enqueue(self, waiter: Waiter) -> None:
         """Add ``waiter`` in arrival order (it may have arrived before others queued)."""

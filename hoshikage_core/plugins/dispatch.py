@@ -15,6 +15,7 @@ BACKEND_HOOKS = (
     "hoshikage_load", "hoshikage_generate", "hoshikage_unload", "hoshikage_validate_options",
     "hoshikage_unavailable_reason", "hoshikage_estimate_memory", "hoshikage_embed",
     "hoshikage_tokenize", "hoshikage_detokenize", "hoshikage_supported_fields",
+    "hoshikage_chat_template",
 )
 
 
@@ -64,6 +65,9 @@ class BackendDispatcher:
 
     def detokenize(self, handle: Any, tokens: Any) -> str:
         return self._callers["hoshikage_detokenize"](handle=handle, tokens=tokens)
+
+    def chat_template(self, handle: Any) -> Any:
+        return self._callers["hoshikage_chat_template"](handle=handle)
 
     def supported_fields(self) -> frozenset[str]:
         if not self.supports("hoshikage_supported_fields"):

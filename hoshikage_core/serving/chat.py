@@ -44,7 +44,7 @@ class ChatService:
         """The answer's events. Errors before generation starts (unknown model, bad
         request, a prompt too long, a model that cannot load) raise before the first
         event; later ones raise mid-stream."""
-        plan, generations = self._prepare(request)
+        plan, generations = await self._prepare(request)
         usages: list[Usage] = []
         for index, generation in enumerate(generations):
             chunks = self._engine.generate(generation, keep_alive=request.keep_alive)
@@ -89,8 +89,18 @@ class ChatService:
         ) for i in sorted(texts))
         return ChatResult(self._engine.canonical_name(request.model), choices, usage)
 
-    def _prepare(self, request: ChatRequest) -> tuple[ToolPlan, list[GenerationRequest]]:
+    async def render(self, request: ChatRequest) -> str:
+        """The prompt text ``request`` renders to with the model's template (400 for a
+        model whose backend renders chats itself)."""
         name = self._engine.canonical_name(request.model)
+        template = await self._engine.chat_template(name)
+        if template is None:
+            raise InvalidRequestError(f"Model '{name}' renders chats in its backend; "
+                                      "there is no template to apply here.", param="model")
+        plan = self._plan(request, name)
+        return await self._render(template, request, plan, name)
+
+    def _plan(self, request: ChatRequest, name: str) -> ToolPlan:
         max_n = self._engine.settings(name).max_n
         if request.n > max_n:
             raise InvalidRequestError(f"n is {request.n}; model '{name}' allows at most "
@@ -103,21 +113,43 @@ class ChatService:
                                       "is not in tools", param="tool_choice")
         if choice == "required" and not request.tools:
             raise InvalidRequestError("tool_choice 'required' needs tools", param="tool_choice")
-        plan = plan_tools(request.tools, choice)
+        return plan_tools(request.tools, choice)
+
+    async def _render(self, template: Any, request: ChatRequest, plan: ToolPlan,
+                      name: str) -> str:
+        """The chat through the model's own template: tools shown as the template shows
+        them (calling instructions only for templates that show none, or to ask for
+        the forced call's format), its variables over the model's."""
+        native = template.caps.tools and plan.mode == "auto"
+        messages = list(request.messages) if native else plan.messages(list(request.messages))
+        variables = {**self._engine.settings(name).chat_template_kwargs,
+                     **request.chat_template_kwargs}
+        tools = [t.to_openai() for t in plan.tools] or None
+        try:
+            prompt: str = await self._engine.in_worker(
+                lambda: template.render(messages, tools, variables=variables))
+        except ValueError as exc:  # TemplateError: it rejected these messages
+            raise InvalidRequestError(f"The chat template of model '{name}' rejected these "
+                                      f"messages: {exc}", param="messages") from exc
+        return prompt
+
+    async def _prepare(self, request: ChatRequest) -> tuple[ToolPlan, list[GenerationRequest]]:
+        name = self._engine.canonical_name(request.model)
+        plan = self._plan(request, name)
         schema: Any = request.response_schema
         if plan.mode == "forced":
             if schema is not None:
                 raise InvalidRequestError("response_format cannot be combined with a required "
                                           "tool call", param="response_format")
             schema = plan.json_schema
-        base = GenerationRequest(
-            model=name,
-            messages=plan.messages(list(request.messages)),
-            logprobs=request.logprobs,
-            json_schema=schema,
-            tools=[t.to_openai() for t in plan.tools] or None,
-            **request.sampling.fields(),
-        )
+        template = await self._engine.chat_template(name)
+        tools = [t.to_openai() for t in plan.tools] or None
+        chat: dict[str, Any] = (
+            {"chat_prompt": await self._render(template, request, plan, name)}
+            if template is not None else
+            {"messages": plan.messages(list(request.messages)), "tools": tools})
+        base = GenerationRequest(model=name, logprobs=request.logprobs, json_schema=schema,
+                                 **chat, **request.sampling.fields())
         # n choices; with a seed, choice i uses seed + i: different, and reproducible
         return plan, [dataclasses.replace(base, seed=base.seed + i if base.seed is not None
                                           else None) for i in range(request.n)]

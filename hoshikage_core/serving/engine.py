@@ -3,13 +3,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
-from typing import Protocol
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import Any, Protocol, TypeVar
 
 from ..config.schema import EffectiveModelSettings
 from ..types import Chunk, GenerationRequest
 
 __all__ = ["Engine"]
+
+T = TypeVar("T")
 
 
 class Engine(Protocol):
@@ -25,3 +27,10 @@ class Engine(Protocol):
 
     async def detokenize(self, model: str, tokens: Sequence[int]) -> str:
         """The text of ``tokens`` (400 if the backend cannot)."""
+
+    async def chat_template(self, model: str) -> Any:
+        """The model's ``ChatTemplate`` if chats are rendered here, else None (the
+        backend renders them)."""
+
+    async def in_worker(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` in a worker thread (rendering templates blocks)."""

@@ -84,6 +84,8 @@ class ChatRequest:
     sampling: Sampling = Sampling()
     keep_alive: float | None = None
     """Seconds the model stays loaded after this request (instead of its idle_timeout)."""
+    chat_template_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    """Extra chat template variables (``enable_thinking`` ...), over the model's own."""
 
 
 @dataclass(frozen=True)

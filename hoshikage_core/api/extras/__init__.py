@@ -1,1 +1,1 @@
-"""llama-server's extras: /tokenize, /detokenize."""
+"""llama-server's extras: /tokenize, /detokenize, /apply-template."""

@@ -238,6 +238,9 @@ class ChatCompletionRequest(SamplingFields):
     tools: list[ToolDefinition] | None = None
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
     parallel_tool_calls: bool | None = None
+    chat_template_kwargs: dict[str, Any] | None = Field(
+        None, description="llama-server/vLLM extension: extra chat template variables, "
+        "e.g. {\"enable_thinking\": false}")
 
     @model_validator(mode="after")
     def _consistent(self) -> ChatCompletionRequest:
@@ -273,6 +276,7 @@ class ChatCompletionRequest(SamplingFields):
             logprobs=(self.top_logprobs or 0) if self.logprobs else None,
             sampling=self.sampling(self.token_limit()),
             keep_alive=self.keep_alive,
+            chat_template_kwargs=self.chat_template_kwargs or {},
         )
 
 
