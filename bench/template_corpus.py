@@ -79,7 +79,10 @@ def thinks(prompt: str) -> bool:
     """Whether a rendered prompt ends inside an open think block."""
     tail = prompt[prompt.rfind("Thanks! And in Oslo?"):]
     for opening, closing in (("<think>", "</think>"), ("<|channel|>analysis", "<|end|>"),
-                             ("[THINK]", "[/THINK]"), ("<seed:think>", "</seed:think>")):
+                             ("[THINK]", "[/THINK]"), ("<seed:think>", "</seed:think>"),
+                             ("<|START_THINKING|>", "<|END_THINKING|>"),
+                             ("<|open|>think", "<|close|>think"),
+                             ("Here are my reasoning steps", "[BEGIN FINAL RESPONSE]")):
         if opening in tail and closing not in tail[tail.rfind(opening):]:
             return True
     return False

@@ -130,6 +130,8 @@ class Usage:
     completion_tokens: int
     cached_tokens: int = 0
     """Prompt tokens found in the backend's cache rather than evaluated again."""
+    reasoning_tokens: int = 0
+    """Completion tokens the model spent thinking (counted by Hoshikage's chat service)."""
 
     @property
     def total_tokens(self) -> int:
@@ -169,6 +171,9 @@ class Chunk:
     finish_reason: FinishReason | None = None
     usage: Usage | None = None
     logprobs: tuple[TokenLogprob, ...] = ()
+    tokens: int = 0
+    """How many generated tokens ``text`` comes from (0: the backend does not say);
+    reasoning tokens are counted with it."""
 
     @property
     def is_final(self) -> bool:

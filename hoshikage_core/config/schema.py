@@ -134,6 +134,8 @@ class ModelConfig(_Table):
     chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra chat template variables (e.g. ``enable_thinking = false``); a request's
     own ``chat_template_kwargs`` win."""
+    reasoning_format: Literal["auto", "none"] = "auto"
+    reasoning_budget: int | None = Field(None, ge=0)
 
     @field_validator("path", mode="before")
     @classmethod
@@ -220,6 +222,8 @@ class HoshikageConfig(_Table):
             max_tokens_limit=model.max_tokens_limit or defaults.max_tokens_limit,
             max_n=model.max_n or defaults.max_n,
             chat_template_kwargs=dict(model.chat_template_kwargs),
+            reasoning_format=model.reasoning_format,
+            reasoning_budget=model.reasoning_budget,
         )
 
 
@@ -234,3 +238,5 @@ class EffectiveModelSettings(BaseModel):
     max_tokens_limit: int | None = None
     max_n: int = 16
     chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
+    reasoning_format: Literal["auto", "none"] = "auto"
+    reasoning_budget: int | None = None

@@ -68,6 +68,7 @@ class TokenTextStream:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._stops = StopMatcher(stops)
         self._pending: list[TokenLogprob] = []
+        self._tokens = 0  # pushed since the last chunk
 
     @property
     def stopped(self) -> bool:
@@ -78,11 +79,12 @@ class TokenTextStream:
         """A chunk to yield for this token, or None if its text is held back."""
         if logprob is not None:
             self._pending.append(logprob)
+        self._tokens += 1
         text, _ = self._stops.feed(self._decoder.decode(piece))
         if not text:
             return None
-        chunk = Chunk(text=text, logprobs=tuple(self._pending))
-        self._pending = []
+        chunk = Chunk(text=text, logprobs=tuple(self._pending), tokens=self._tokens)
+        self._pending, self._tokens = [], 0
         return chunk
 
     def finish(self, finish_reason: FinishReason, usage: Usage) -> Chunk:
@@ -95,4 +97,5 @@ class TokenTextStream:
         if self._stops.stopped:
             finish_reason = "stop"
         logprobs = () if self._stops.stopped else tuple(self._pending)
-        return Chunk(text=tail, finish_reason=finish_reason, usage=usage, logprobs=logprobs)
+        return Chunk(text=tail, finish_reason=finish_reason, usage=usage, logprobs=logprobs,
+                     tokens=self._tokens if tail else 0)

@@ -9,6 +9,7 @@ from .events import (
     ChatResult,
     ChoiceEnd,
     ChoiceStart,
+    ReasoningDelta,
     StreamEnd,
     TextChoice,
     TextDelta,
@@ -21,6 +22,7 @@ from .requests import ChatRequest, NamedTool, Sampling, TextRequest, ToolChoice,
 from .schemas import ANY_OBJECT, checked_schema
 
 __all__ = ["ANY_OBJECT", "ChatChoice", "ChatEvent", "ChatRequest", "ChatResult", "ChatService",
-           "ChoiceEnd", "ChoiceStart", "CompletionService", "NamedTool", "Sampling",
+           "ChoiceEnd", "ChoiceStart", "CompletionService", "NamedTool", "ReasoningDelta",
+           "Sampling",
            "StreamEnd", "TextChoice", "TextDelta", "TextRequest", "TextResult", "ToolCall",
            "ToolCallArguments", "ToolCallStart", "ToolChoice", "ToolSpec", "checked_schema"]

@@ -1,21 +1,23 @@
 """The chat service: a :class:`ChatRequest` in, neutral events (or a result) out.
 
-It owns what every dialect needs: ``n`` choices, the tools on offer and the calls
-in an answer (text that may be a call is held back until the answer shows what
-it is), answers shaped by a JSON schema, and usage totals. A result is the fold
-of the events, so streamed and whole answers agree.
+It owns what every dialect needs: the model's own template, ``n`` choices, the
+tools on offer and the calls in an answer, thinking apart from the answer,
+answers shaped by a JSON schema, and usage totals. A result is the fold of the
+events, so streamed and whole answers agree.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator
+import weakref
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
+from dataclasses import dataclass
 from typing import Any
 
 from ..errors import InvalidRequestError
-from ..types import Chunk, GenerationRequest, TokenLogprob, Usage
-from .chunks import chained, final_usage, first_chunk
+from ..types import GenerationRequest, TokenLogprob, Usage
+from .answer import ChoiceReader
 from .engine import Engine
 from .events import (
     ChatChoice,
@@ -24,32 +26,51 @@ from .events import (
     ChoiceEnd,
     ChoiceFinish,
     ChoiceStart,
+    ReasoningDelta,
     StreamEnd,
     TextDelta,
     ToolCall,
     ToolCallArguments,
     ToolCallStart,
 )
+from .formats.generic import GenericCalls
+from .formats.reasoning import ReasoningFormat, learn_reasoning
 from .requests import ChatRequest, NamedTool
-from .tools import ToolPlan, might_be_a_call, plan_tools
+from .tools import ToolPlan, plan_tools
 
 __all__ = ["ChatService", "total_usage"]
+
+# what reasoning_effort means for a model whose template does not read it itself
+EFFORT_BUDGETS = {"none": 0, "minimal": 0, "low": 1024, "medium": 4096, "high": None}
+
+
+@dataclass(frozen=True)
+class _Plan:
+    tools: ToolPlan
+    generations: list[GenerationRequest]
+    reasoning: ReasoningFormat | None
+    budget: int | None
 
 
 class ChatService:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._formats: weakref.WeakKeyDictionary[Any, ReasoningFormat | None] = \
+            weakref.WeakKeyDictionary()
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         """The answer's events. Errors before generation starts (unknown model, bad
         request, a prompt too long, a model that cannot load) raise before the first
         event; later ones raise mid-stream."""
-        plan, generations = await self._prepare(request)
+        plan = await self._prepare(request)
         usages: list[Usage] = []
-        for index, generation in enumerate(generations):
-            chunks = self._engine.generate(generation, keep_alive=request.keep_alive)
-            async with aclosing(_choice_events(index, chunks, plan, request.logprobs is not None,
-                                               generation.model)) as events:
+        for index, generation in enumerate(plan.generations):
+            reader = ChoiceReader(
+                index, generation,
+                lambda g: self._engine.generate(g, keep_alive=request.keep_alive),
+                GenericCalls(plan.tools), plan.reasoning, plan.budget,
+                request.logprobs is not None)
+            async with aclosing(reader.events()) as events:
                 async for event in events:
                     if isinstance(event, ChoiceEnd):
                         usages.append(event.usage)
@@ -59,6 +80,7 @@ class ChatService:
     async def answer(self, request: ChatRequest) -> ChatResult:
         """The whole answer: the fold of :meth:`stream`."""
         texts: dict[int, list[str]] = {}
+        thoughts: dict[int, list[str]] = {}
         logprobs: dict[int, list[TokenLogprob]] = {}
         calls: dict[int, dict[int, list[str]]] = {}
         finishes: dict[int, ChoiceFinish] = {}
@@ -66,11 +88,13 @@ class ChatService:
         async with aclosing(self.stream(request)) as events:
             async for event in events:
                 if isinstance(event, ChoiceStart):
-                    texts[event.choice], logprobs[event.choice] = [], []
-                    calls[event.choice] = {}
+                    texts[event.choice], thoughts[event.choice] = [], []
+                    logprobs[event.choice], calls[event.choice] = [], {}
                 elif isinstance(event, TextDelta):
                     texts[event.choice].append(event.text)
                     logprobs[event.choice].extend(event.logprobs or ())
+                elif isinstance(event, ReasoningDelta):
+                    thoughts[event.choice].append(event.text)
                 elif isinstance(event, ToolCallStart):
                     calls[event.choice][event.index] = [event.id, event.name]
                 elif isinstance(event, ToolCallArguments):
@@ -86,6 +110,7 @@ class ChatService:
             tool_calls=tuple(ToolCall(c[0], c[1], "".join(c[2:])) for _, c in
                              sorted(calls[i].items())),
             logprobs=tuple(logprobs[i]) if request.logprobs is not None else None,
+            reasoning="".join(thoughts[i]) if thoughts[i] else None,
         ) for i in sorted(texts))
         return ChatResult(self._engine.canonical_name(request.model), choices, usage)
 
@@ -97,10 +122,9 @@ class ChatService:
         if template is None:
             raise InvalidRequestError(f"Model '{name}' renders chats in its backend; "
                                       "there is no template to apply here.", param="model")
-        plan = self._plan(request, name)
-        return await self._render(template, request, plan, name)
+        return await self._render(template, request, self._plan_tools(request, name), name)
 
-    def _plan(self, request: ChatRequest, name: str) -> ToolPlan:
+    def _plan_tools(self, request: ChatRequest, name: str) -> ToolPlan:
         max_n = self._engine.settings(name).max_n
         if request.n > max_n:
             raise InvalidRequestError(f"n is {request.n}; model '{name}' allows at most "
@@ -115,6 +139,18 @@ class ChatService:
             raise InvalidRequestError("tool_choice 'required' needs tools", param="tool_choice")
         return plan_tools(request.tools, choice)
 
+    def _variables(self, request: ChatRequest, name: str) -> dict[str, Any]:
+        """Template variables: the model's, then the request's, then what
+        ``reasoning_effort`` implies."""
+        variables = {**self._engine.settings(name).chat_template_kwargs,
+                     **request.chat_template_kwargs}
+        effort = request.reasoning_effort
+        if effort is not None:
+            variables.setdefault("reasoning_effort", effort)
+            if EFFORT_BUDGETS.get(effort, None) == 0:
+                variables.setdefault("enable_thinking", False)
+        return variables
+
     async def _render(self, template: Any, request: ChatRequest, plan: ToolPlan,
                       name: str) -> str:
         """The chat through the model's own template: tools shown as the template shows
@@ -122,8 +158,7 @@ class ChatService:
         the forced call's format), its variables over the model's."""
         native = template.caps.tools and plan.mode == "auto"
         messages = list(request.messages) if native else plan.messages(list(request.messages))
-        variables = {**self._engine.settings(name).chat_template_kwargs,
-                     **request.chat_template_kwargs}
+        variables = self._variables(request, name)
         tools = [t.to_openai() for t in plan.tools] or None
         try:
             prompt: str = await self._engine.in_worker(
@@ -133,9 +168,15 @@ class ChatService:
                                       f"messages: {exc}", param="messages") from exc
         return prompt
 
-    async def _prepare(self, request: ChatRequest) -> tuple[ToolPlan, list[GenerationRequest]]:
+    async def _reasoning_format(self, template: Any) -> ReasoningFormat | None:
+        if template not in self._formats:
+            self._formats[template] = await self._engine.in_worker(learn_reasoning, template)
+        return self._formats[template]
+
+    async def _prepare(self, request: ChatRequest) -> _Plan:
         name = self._engine.canonical_name(request.model)
-        plan = self._plan(request, name)
+        settings = self._engine.settings(name)
+        plan = self._plan_tools(request, name)
         schema: Any = request.response_schema
         if plan.mode == "forced":
             if schema is not None:
@@ -144,15 +185,29 @@ class ChatService:
             schema = plan.json_schema
         template = await self._engine.chat_template(name)
         tools = [t.to_openai() for t in plan.tools] or None
-        chat: dict[str, Any] = (
-            {"chat_prompt": await self._render(template, request, plan, name)}
-            if template is not None else
-            {"messages": plan.messages(list(request.messages)), "tools": tools})
+        reasoning = None
+        chat: dict[str, Any]
+        if template is None:
+            chat = {"messages": plan.messages(list(request.messages)), "tools": tools}
+        else:
+            prompt = await self._render(template, request, plan, name)
+            learned = await self._reasoning_format(template)
+            if schema is not None and learned is not None and learned.starts_open(prompt):
+                prompt += learned.close_text()  # a constrained answer: no thinking first
+            chat = {"chat_prompt": prompt}
+            separate = (request.reasoning_format or settings.reasoning_format) != "none"
+            reasoning = learned if separate else None
+        budget = request.reasoning_budget
+        if budget is None and request.reasoning_effort is not None:
+            budget = EFFORT_BUDGETS.get(request.reasoning_effort)
+        if budget is None:
+            budget = settings.reasoning_budget
         base = GenerationRequest(model=name, logprobs=request.logprobs, json_schema=schema,
                                  **chat, **request.sampling.fields())
         # n choices; with a seed, choice i uses seed + i: different, and reproducible
-        return plan, [dataclasses.replace(base, seed=base.seed + i if base.seed is not None
-                                          else None) for i in range(request.n)]
+        generations = [dataclasses.replace(base, seed=base.seed + i if base.seed is not None
+                                           else None) for i in range(request.n)]
+        return _Plan(plan, generations, reasoning, budget)
 
 
 def total_usage(usages: list[Usage]) -> Usage:
@@ -160,51 +215,4 @@ def total_usage(usages: list[Usage]) -> Usage:
     if not usages:
         return Usage(0, 0)
     return Usage(usages[0].prompt_tokens, sum(u.completion_tokens for u in usages),
-                 usages[0].cached_tokens)
-
-
-async def _choice_events(index: int, chunks: AsyncIterator[Chunk], plan: ToolPlan,
-                         want_logprobs: bool, model: str) -> AsyncGenerator[ChatEvent, None]:
-    """One choice's events: its start (once its first chunk arrived), text or tool
-    calls, its end. Text that may be a tool call is held back until the answer shows
-    what it is; a call that does not parse is text after all. Closing it closes the
-    generation (its slot is free again)."""
-    async with aclosing(chunks), aclosing(  # type: ignore[type-var]
-            _interpret(index, chunks, plan, want_logprobs, model)) as events:
-        async for event in events:
-            yield event
-
-
-async def _interpret(index: int, chunks: AsyncIterator[Chunk], plan: ToolPlan,
-                     want_logprobs: bool, model: str) -> AsyncGenerator[ChatEvent, None]:
-    first = await first_chunk(chunks, model)
-    yield ChoiceStart(index)
-    held, held_logprobs = "", list[TokenLogprob]()
-    holding = plan.mode != "none"
-
-    def delta(text: str, logprobs: list[TokenLogprob] | tuple[TokenLogprob, ...]) -> TextDelta:
-        return TextDelta(index, text, tuple(logprobs) if want_logprobs else None)
-
-    async for chunk in chained(first, chunks):
-        if holding:
-            held += chunk.text
-            held_logprobs.extend(chunk.logprobs)
-            if plan.mode == "auto" and held.strip() and not might_be_a_call(held):
-                holding = False
-                yield delta(held, held_logprobs)
-                held, held_logprobs = "", []
-        elif chunk.text:
-            yield delta(chunk.text, chunk.logprobs)
-        if chunk.is_final:
-            finish: ChoiceFinish = chunk.finish_reason or "stop"
-            if holding:
-                calls = plan.parse(held) if finish == "stop" else []
-                for i, call in enumerate(calls):
-                    yield ToolCallStart(index, i, call.id, call.name)
-                    yield ToolCallArguments(index, i, call.arguments)
-                if calls:
-                    finish = "tool_calls"
-                elif held:
-                    yield delta(held, held_logprobs)
-            yield ChoiceEnd(index, finish, final_usage(chunk, model))
-            return
+                 usages[0].cached_tokens, sum(u.reasoning_tokens for u in usages))

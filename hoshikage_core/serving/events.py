@@ -9,8 +9,8 @@ from typing import Literal
 
 from ..types import TokenLogprob, Usage
 
-__all__ = ["ChatChoice", "ChatEvent", "ChatResult", "ChoiceEnd", "ChoiceStart",
-           "ChoiceFinish", "StreamEnd", "TextChoice", "TextDelta", "TextResult", "ToolCall",
+__all__ = ["ChatChoice", "ChatEvent", "ChatResult", "ChoiceEnd", "ChoiceFinish", "ChoiceStart",
+           "ReasoningDelta", "StreamEnd", "TextChoice", "TextDelta", "TextResult", "ToolCall",
            "ToolCallArguments", "ToolCallStart"]
 
 ChoiceFinish = Literal["stop", "length", "tool_calls"]
@@ -32,6 +32,14 @@ class TextDelta:
     logprobs: tuple[TokenLogprob, ...] | None = None
     echo: bool = False
     """The prompt itself, put before a completion (``echo``)."""
+
+
+@dataclass(frozen=True)
+class ReasoningDelta:
+    """More of what choice ``choice`` thinks before it answers."""
+
+    choice: int
+    text: str
 
 
 @dataclass(frozen=True)
@@ -69,7 +77,8 @@ class StreamEnd:
     usage: Usage
 
 
-ChatEvent = ChoiceStart | TextDelta | ToolCallStart | ToolCallArguments | ChoiceEnd | StreamEnd
+ChatEvent = (ChoiceStart | TextDelta | ReasoningDelta | ToolCallStart | ToolCallArguments
+             | ChoiceEnd | StreamEnd)
 
 
 @dataclass(frozen=True)
@@ -88,6 +97,8 @@ class ChatChoice:
     finish_reason: ChoiceFinish
     tool_calls: tuple[ToolCall, ...] = ()
     logprobs: tuple[TokenLogprob, ...] | None = None
+    reasoning: str | None = None
+    """What the model thought before answering, when its template shows thinking."""
 
 
 @dataclass(frozen=True)
@@ -110,6 +121,10 @@ class ChatResult:
     @property
     def tool_calls(self) -> tuple[ToolCall, ...]:
         return self.choices[0].tool_calls
+
+    @property
+    def reasoning(self) -> str | None:
+        return self.choices[0].reasoning
 
     @property
     def logprobs(self) -> tuple[TokenLogprob, ...]:

@@ -86,6 +86,14 @@ class ChatRequest:
     """Seconds the model stays loaded after this request (instead of its idle_timeout)."""
     chat_template_kwargs: Mapping[str, Any] = field(default_factory=dict)
     """Extra chat template variables (``enable_thinking`` ...), over the model's own."""
+    reasoning_format: Literal["auto", "none"] | None = None
+    """``auto``: thinking comes apart from the answer (``reasoning``); ``none``: left in
+    the text as the model wrote it. ``None``: the model's setting."""
+    reasoning_budget: int | None = None
+    """Tokens the model may think before its think block is closed for it."""
+    reasoning_effort: str | None = None
+    """OpenAI's ``reasoning_effort``: passed to templates that read it; for the rest,
+    ``none``/``minimal`` turn thinking off and ``low``/``medium`` set a budget."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from ...serving import (
     ChatEvent,
     ChoiceEnd,
     ChoiceStart,
+    ReasoningDelta,
     StreamEnd,
     TextDelta,
     ToolCallArguments,
@@ -33,12 +34,14 @@ router = APIRouter(tags=["openai"], dependencies=[Depends(require_api_key)],
 
 
 def _message(choice: ChatChoice) -> dict[str, Any]:
+    message: dict[str, Any] = {"role": "assistant", "content": choice.content, "refusal": None}
+    if choice.reasoning is not None:  # vLLM's and llama-server's name, and Ollama's
+        message["reasoning_content"] = message["reasoning"] = choice.reasoning
     if choice.tool_calls:
-        return {"role": "assistant", "content": None, "refusal": None,
-                "tool_calls": [{"id": c.id, "type": "function",
-                                "function": {"name": c.name, "arguments": c.arguments}}
-                               for c in choice.tool_calls]}
-    return {"role": "assistant", "content": choice.content, "refusal": None}
+        message["tool_calls"] = [{"id": c.id, "type": "function",
+                                  "function": {"name": c.name, "arguments": c.arguments}}
+                                 for c in choice.tool_calls]
+    return message
 
 
 @router.post("/v1/chat/completions", response_model=None, responses=STREAM_RESPONSES)
@@ -86,6 +89,9 @@ async def chat_completions(
                 texts[event.choice] = ""
                 yield delta(event.choice, {"role": "assistant", "content": ""},
                             logprobs=[] if want_logprobs else None)
+            elif isinstance(event, ReasoningDelta):
+                yield delta(event.choice, {"reasoning_content": event.text,
+                                           "reasoning": event.text})
             elif isinstance(event, TextDelta):
                 texts[event.choice] += event.text
                 yield delta(event.choice, {"content": event.text}, logprobs=chat_logprobs(

@@ -74,6 +74,8 @@ class ChatMessageIn(_Open):
     name: str | None = None
     tool_calls: list[ToolCallIn] | None = None
     tool_call_id: str | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = Field(None, description="alias of reasoning_content (vLLM, Ollama)")
 
     def to_internal(self, index: int) -> ChatMessage:
         """Flatten text parts; refuse parts the model cannot take."""
@@ -91,7 +93,8 @@ class ChatMessageIn(_Open):
             content = "".join(texts)
         calls = [c.model_dump(include={"id", "type", "function"}) for c in self.tool_calls or []]
         return ChatMessage(role=self.role, content=content or "", name=self.name,
-                           tool_calls=calls or None, tool_call_id=self.tool_call_id)
+                           tool_calls=calls or None, tool_call_id=self.tool_call_id,
+                           reasoning=self.reasoning_content or self.reasoning)
 
 
 class StreamOptions(_Open):
@@ -241,6 +244,12 @@ class ChatCompletionRequest(SamplingFields):
     chat_template_kwargs: dict[str, Any] | None = Field(
         None, description="llama-server/vLLM extension: extra chat template variables, "
         "e.g. {\"enable_thinking\": false}")
+    reasoning_effort: Literal["none", "minimal", "low", "medium", "high"] | None = None
+    reasoning_format: Literal["auto", "none"] | None = Field(
+        None, description="llama-server extension: 'none' leaves thinking in content")
+    reasoning_budget: int | None = Field(
+        None, ge=0, description="Hoshikage extension: tokens of thinking before the think "
+        "block is closed")
 
     @model_validator(mode="after")
     def _consistent(self) -> ChatCompletionRequest:
@@ -277,6 +286,9 @@ class ChatCompletionRequest(SamplingFields):
             sampling=self.sampling(self.token_limit()),
             keep_alive=self.keep_alive,
             chat_template_kwargs=self.chat_template_kwargs or {},
+            reasoning_format=self.reasoning_format,
+            reasoning_budget=self.reasoning_budget,
+            reasoning_effort=self.reasoning_effort,
         )
 
 
