@@ -50,7 +50,7 @@ def test_raw_chat_body_has_openais_shape(server: RunningServer) -> None:
     assert set(choice) == {"index", "message", "finish_reason", "logprobs"}
     assert choice["message"]["role"] == "assistant" and "refusal" in choice["message"]
     assert set(body["usage"]) == {"prompt_tokens", "completion_tokens", "total_tokens",
-                                  "prompt_tokens_details"}
+                                  "prompt_tokens_details", "completion_tokens_details"}
 
 
 def test_raw_chunks_have_openais_shape(server: RunningServer) -> None:
