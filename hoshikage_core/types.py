@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 __all__ = [
+    "Alt",
+    "CharRange",
     "ChatMessage",
+    "Constraint",
+    "Json",
+    "Lit",
+    "Opt",
+    "Rep",
+    "Seq",
     "Chunk",
     "Embeddings",
     "FinishReason",
@@ -73,6 +81,73 @@ class ChatMessage:
 
 
 @dataclass(frozen=True)
+class Lit:
+    """Exactly this text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Json:
+    """A JSON value valid against ``schema``."""
+
+    schema: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class CharRange:
+    """One or more characters (at most ``most``): those listed (``0-9``,
+    ``a-zA-Z_``), or with ``negate`` any character but them."""
+
+    chars: str
+    negate: bool = False
+    most: int | None = None
+
+
+@dataclass(frozen=True)
+class Seq:
+    """These, one after another."""
+
+    items: tuple[GrammarNode, ...]
+
+
+@dataclass(frozen=True)
+class Alt:
+    """One of these."""
+
+    options: tuple[GrammarNode, ...]
+
+
+@dataclass(frozen=True)
+class Opt:
+    """This, or nothing."""
+
+    item: GrammarNode
+
+
+@dataclass(frozen=True)
+class Rep:
+    """``item``, then ``separator`` and ``item`` again, any number of times (at least once)."""
+
+    item: GrammarNode
+    separator: GrammarNode | None = None
+
+
+GrammarNode = Lit | Json | CharRange | Seq | Alt | Opt | Rep
+
+
+@dataclass(frozen=True)
+class Constraint:
+    """What the output must look like: ``grammar``, from the start; or, with
+    ``triggers``, free text until one of them appears, and ``grammar`` from there
+    (the trigger is the grammar's start): a tool call in the model's own syntax.
+    Backends that honour ``constraint`` compile it (llamacpp: to GBNF)."""
+
+    grammar: GrammarNode
+    triggers: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class GenerationRequest:
     """One generation, as a backend sees it.
 
@@ -105,6 +180,8 @@ class GenerationRequest:
     """Return each token's log probability and this many alternatives (0-20)."""
     json_schema: Mapping[str, Any] | None = None
     """Constrain the output to JSON valid against this schema; ``{"type": "object"}``: any."""
+    constraint: Constraint | None = None
+    """Constrain the output to a grammar (tool calls in the model's own format)."""
     tools: Sequence[Mapping[str, Any]] | None = None
     """OpenAI tool definitions, for chat templates that render them."""
     suffix: str | None = None

@@ -69,7 +69,7 @@ def build_sampler(model: Any, request: GenerationRequest, *, seed: int | None,
 
     values = resolved(request)
     n_vocab = model.n_vocab()
-    if is_plain_greedy(values, grammar, logit_bias):
+    if is_plain_greedy(values, grammar or request.constraint, logit_bias):
         return GreedySampler(n_vocab)
     sampler = _internals.LlamaSampler()
     if logit_bias:
@@ -80,6 +80,10 @@ def build_sampler(model: Any, request: GenerationRequest, *, seed: int | None,
                           penalty_present=values["presence_penalty"])
     if grammar is not None:
         sampler.add_grammar(model, grammar)
+    if request.constraint is not None:
+        from .grammar import add_constraint
+
+        add_constraint(sampler, model, request.constraint)
     if values["temperature"] == 0:
         sampler.add_greedy()
     else:

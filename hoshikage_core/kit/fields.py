@@ -16,5 +16,5 @@ BASIC_FIELDS = frozenset({"messages", "prompt", "max_tokens", "stop", "temperatu
 
 ALL_FIELDS = frozenset({*BASIC_FIELDS, "prompt_tokens", "top_k", "min_p", "repeat_penalty",
                         "presence_penalty", "frequency_penalty", "logit_bias", "logprobs",
-                        "json_schema", "suffix"})
+                        "json_schema", "constraint", "suffix"})
 """Every field a backend can declare."""

@@ -11,7 +11,8 @@ from ..types import GenerationRequest
 __all__ = ["Capabilities"]
 
 # the request field each internal one comes from, for the error's `param`
-_PARAMS = {"json_schema": "response_format", "prompt_tokens": "prompt"}
+_PARAMS = {"json_schema": "response_format", "prompt_tokens": "prompt",
+           "constraint": "tool_choice"}
 _ALWAYS = {"model", "tools"}  # tools are only offered to templates; calls work without them
 
 

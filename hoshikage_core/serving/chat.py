@@ -33,7 +33,11 @@ from .events import (
     ToolCallArguments,
     ToolCallStart,
 )
+from .formats.calls import CallFormat, learn_calls
 from .formats.generic import GenericCalls
+from .formats.grammar import call_constraint
+from .formats.native import NativeCalls
+from .formats.parsed import CallParser
 from .formats.reasoning import ReasoningFormat, learn_reasoning
 from .requests import ChatRequest, NamedTool
 from .tools import ToolPlan, plan_tools
@@ -45,18 +49,37 @@ EFFORT_BUDGETS = {"none": 0, "minimal": 0, "low": 1024, "medium": 4096, "high": 
 
 
 @dataclass(frozen=True)
+class _Formats:
+    """What a template shows of thinking and of tool calls (learned once)."""
+
+    reasoning: ReasoningFormat | None
+    calls: CallFormat | None
+
+
+def _learn(template: Any) -> _Formats:
+    return _Formats(learn_reasoning(template), learn_calls(template))
+
+
+@dataclass(frozen=True)
 class _Plan:
     tools: ToolPlan
     generations: list[GenerationRequest]
     reasoning: ReasoningFormat | None
     budget: int | None
+    calls: CallFormat | None  # the model's own format, when its calls are read in it
+    parallel: bool
+
+    def parser(self) -> CallParser:
+        if self.calls is not None:
+            return NativeCalls(self.calls, self.tools.tools, self.tools.mode,
+                               parallel=self.parallel)
+        return GenericCalls(self.tools)
 
 
 class ChatService:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._formats: weakref.WeakKeyDictionary[Any, ReasoningFormat | None] = \
-            weakref.WeakKeyDictionary()
+        self._formats: weakref.WeakKeyDictionary[Any, _Formats] = weakref.WeakKeyDictionary()
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[ChatEvent, None]:
         """The answer's events. Errors before generation starts (unknown model, bad
@@ -68,8 +91,7 @@ class ChatService:
             reader = ChoiceReader(
                 index, generation,
                 lambda g: self._engine.generate(g, keep_alive=request.keep_alive),
-                GenericCalls(plan.tools), plan.reasoning, plan.budget,
-                request.logprobs is not None)
+                plan.parser(), plan.reasoning, plan.budget, request.logprobs is not None)
             async with aclosing(reader.events()) as events:
                 async for event in events:
                     if isinstance(event, ChoiceEnd):
@@ -122,7 +144,10 @@ class ChatService:
         if template is None:
             raise InvalidRequestError(f"Model '{name}' renders chats in its backend; "
                                       "there is no template to apply here.", param="model")
-        return await self._render(template, request, self._plan_tools(request, name), name)
+        plan = self._plan_tools(request, name)
+        formats = await self._formats_of(template)
+        native = formats.calls is not None and self._constrains(name)
+        return await self._render(template, request, plan, name, native=native)
 
     def _plan_tools(self, request: ChatRequest, name: str) -> ToolPlan:
         max_n = self._engine.settings(name).max_n
@@ -151,13 +176,18 @@ class ChatService:
                 variables.setdefault("enable_thinking", False)
         return variables
 
+    def _constrains(self, name: str) -> bool:
+        return "constraint" in self._engine.capabilities(name).fields
+
     async def _render(self, template: Any, request: ChatRequest, plan: ToolPlan,
-                      name: str) -> str:
+                      name: str, *, native: bool) -> str:
         """The chat through the model's own template: tools shown as the template shows
-        them (calling instructions only for templates that show none, or to ask for
-        the forced call's format), its variables over the model's."""
-        native = template.caps.tools and plan.mode == "auto"
-        messages = list(request.messages) if native else plan.messages(list(request.messages))
+        them, with calling instructions only for templates that show none (or, when
+        calls are not read in the model's own format, to ask for a required call's
+        format), its variables over the model's."""
+        shows_tools = template.caps.tools and (native or plan.mode == "auto")
+        messages = list(request.messages) if shows_tools else plan.messages(
+            list(request.messages), tagged=native)
         variables = self._variables(request, name)
         tools = [t.to_openai() for t in plan.tools] or None
         try:
@@ -168,9 +198,9 @@ class ChatService:
                                       f"messages: {exc}", param="messages") from exc
         return prompt
 
-    async def _reasoning_format(self, template: Any) -> ReasoningFormat | None:
+    async def _formats_of(self, template: Any) -> _Formats:
         if template not in self._formats:
-            self._formats[template] = await self._engine.in_worker(learn_reasoning, template)
+            self._formats[template] = await self._engine.in_worker(_learn, template)
         return self._formats[template]
 
     async def _prepare(self, request: ChatRequest) -> _Plan:
@@ -178,36 +208,44 @@ class ChatService:
         settings = self._engine.settings(name)
         plan = self._plan_tools(request, name)
         schema: Any = request.response_schema
-        if plan.mode == "forced":
-            if schema is not None:
-                raise InvalidRequestError("response_format cannot be combined with a required "
-                                          "tool call", param="response_format")
-            schema = plan.json_schema
+        if plan.mode == "forced" and schema is not None:
+            raise InvalidRequestError("response_format cannot be combined with a required "
+                                      "tool call", param="response_format")
         template = await self._engine.chat_template(name)
-        tools = [t.to_openai() for t in plan.tools] or None
-        reasoning = None
+        reasoning, calls, constraint = None, None, None
         chat: dict[str, Any]
         if template is None:
-            chat = {"messages": plan.messages(list(request.messages)), "tools": tools}
+            chat = {"messages": plan.messages(list(request.messages)),
+                    "tools": [t.to_openai() for t in plan.tools] or None}
         else:
-            prompt = await self._render(template, request, plan, name)
-            learned = await self._reasoning_format(template)
-            if schema is not None and learned is not None and learned.starts_open(prompt):
+            formats = await self._formats_of(template)
+            if formats.calls is not None and plan.mode != "none" and self._constrains(name):
+                calls = formats.calls  # calls in the model's own format, kept to it
+                constraint = None if schema is not None else call_constraint(
+                    calls, plan.tools, forced=plan.mode == "forced",
+                    parallel=request.parallel_tool_calls)
+            prompt = await self._render(template, request, plan, name,
+                                        native=calls is not None)
+            learned = formats.reasoning
+            constrained = schema is not None or plan.mode == "forced"
+            if constrained and learned is not None and learned.starts_open(prompt):
                 prompt += learned.close_text()  # a constrained answer: no thinking first
             chat = {"chat_prompt": prompt}
             separate = (request.reasoning_format or settings.reasoning_format) != "none"
             reasoning = learned if separate else None
+        if plan.mode == "forced" and calls is None:
+            schema = plan.json_schema  # the generic format: one JSON call
         budget = request.reasoning_budget
         if budget is None and request.reasoning_effort is not None:
             budget = EFFORT_BUDGETS.get(request.reasoning_effort)
         if budget is None:
             budget = settings.reasoning_budget
         base = GenerationRequest(model=name, logprobs=request.logprobs, json_schema=schema,
-                                 **chat, **request.sampling.fields())
+                                 constraint=constraint, **chat, **request.sampling.fields())
         # n choices; with a seed, choice i uses seed + i: different, and reproducible
         generations = [dataclasses.replace(base, seed=base.seed + i if base.seed is not None
                                            else None) for i in range(request.n)]
-        return _Plan(plan, generations, reasoning, budget)
+        return _Plan(plan, generations, reasoning, budget, calls, request.parallel_tool_calls)
 
 
 def total_usage(usages: list[Usage]) -> Usage:

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from ..config.schema import EffectiveModelSettings
+from ..plugins.capabilities import Capabilities
 from ..types import Chunk, GenerationRequest
 
 __all__ = ["Engine"]
@@ -20,6 +21,9 @@ class Engine(Protocol):
 
     def settings(self, model: str) -> EffectiveModelSettings:
         """The model's effective limits (``max_n``, ``max_tokens_limit``, ...)."""
+
+    def capabilities(self, model: str) -> Capabilities:
+        """What the model's backend can do (the request fields it honours)."""
 
     def generate(self, request: GenerationRequest, *,
                  keep_alive: float | None = None) -> AsyncIterator[Chunk]:

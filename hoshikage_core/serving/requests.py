@@ -78,6 +78,8 @@ class ChatRequest:
     messages: Sequence[ChatMessage]
     tools: Sequence[ToolSpec] = ()
     tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool = True
+    """False: at most one call an answer."""
     response_schema: Mapping[str, Any] | None = None
     n: int = 1
     logprobs: int | None = None

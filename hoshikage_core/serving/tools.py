@@ -38,11 +38,14 @@ class ToolPlan:
     tools: tuple[ToolSpec, ...] = ()
     json_schema: dict[str, Any] | None = None  # the constraint in forced mode
 
-    def messages(self, messages: list[ChatMessage]) -> list[ChatMessage]:
-        """``messages`` with the calling instructions added to the system turn."""
+    def messages(self, messages: list[ChatMessage], *, tagged: bool = False
+                 ) -> list[ChatMessage]:
+        """``messages`` with the calling instructions added to the system turn.
+        ``tagged``: ask for ``<tool_call>`` blocks even when a call is required (a
+        grammar in that format keeps the answer to it)."""
         if self.mode == "none":
             return messages
-        text = _instructions(self.tools, forced=self.mode == "forced")
+        text = _instructions(self.tools, forced=self.mode == "forced" and not tagged)
         if messages and messages[0].role in ("system", "developer"):
             first = messages[0]
             merged = ChatMessage(first.role, f"{first.content}\n\n{text}".strip(), first.name)
