@@ -112,6 +112,8 @@ def test_chat_openai_example_streams_an_answer(server: RunningServer) -> None:
     ("structured_output.py", r"City\(name='.+', country='.+', population=\d+\)"),
     ("tools.py", r"model called get_weather\(\{'city': '.+', 'unit': '(celsius|fahrenheit)'\}\)"),
     ("embeddings.py", r"\d\.\d{3}  The cat sat on the mat\."),
+    ("agent.py", r"step 0: get_(weather|time)\(\{'city': '(Paris|Tokyo|Lima)'\}\) -> .+"
+                 r"(\n.*)*\nanswer: "),
 ])
 def test_openai_feature_examples(server: RunningServer, script: str, expected: str) -> None:
     env = {**os.environ, "HOSHIKAGE_URL": f"{server.url}/v1"}
@@ -119,6 +121,16 @@ def test_openai_feature_examples(server: RunningServer, script: str, expected: s
                          capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     assert re.search(expected, out.stdout), out.stdout
+
+
+@pytest.mark.real_model
+def test_reasoning_example_separates_thinking() -> None:
+    out = subprocess.run([sys.executable, "examples/reasoning.py"], cwd=REPO,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert re.search(r"tokens: +48 of which thinking 48", out.stdout), out.stdout
+    assert "with a budget of 8 tokens: thinking 8 then answer" in out.stdout
+    assert "thinking off: None ->" in out.stdout
 
 
 @pytest.mark.real_model

@@ -67,12 +67,12 @@ class _Plan:
     reasoning: ReasoningFormat | None
     budget: int | None
     calls: CallFormat | None  # the model's own format, when its calls are read in it
-    parallel: bool
+    parallel: bool | None
 
     def parser(self) -> CallParser:
         if self.calls is not None:
             return NativeCalls(self.calls, self.tools.tools, self.tools.mode,
-                               parallel=self.parallel)
+                               parallel=self.parallel is not False)
         return GenericCalls(self.tools)
 
 
@@ -223,7 +223,8 @@ class ChatService:
                 calls = formats.calls  # calls in the model's own format, kept to it
                 constraint = None if schema is not None else call_constraint(
                     calls, plan.tools, forced=plan.mode == "forced",
-                    parallel=request.parallel_tool_calls)
+                    parallel=request.parallel_tool_calls is True
+                    or (plan.mode == "auto" and request.parallel_tool_calls is None))
             prompt = await self._render(template, request, plan, name,
                                         native=calls is not None)
             learned = formats.reasoning

@@ -78,8 +78,10 @@ class ChatRequest:
     messages: Sequence[ChatMessage]
     tools: Sequence[ToolSpec] = ()
     tool_choice: ToolChoice | None = None
-    parallel_tool_calls: bool = True
-    """False: at most one call an answer."""
+    parallel_tool_calls: bool | None = None
+    """False: at most one call an answer. True: a required call may be several.
+    None (not said): as llama-server, a required call is one; ``auto`` answers keep
+    every call the model writes."""
     response_schema: Mapping[str, Any] | None = None
     n: int = 1
     logprobs: int | None = None

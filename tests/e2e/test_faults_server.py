@@ -80,9 +80,10 @@ def test_fifty_streams_opened_and_abandoned(server: RunningServer) -> None:
     second = crowd()
     assert len(second) == 50 and set(second) <= {200, 503}
     # Worker pools grow on demand, and how many calls block at one instant varies
-    # from crowd to crowd, so a few more threads may appear; a thread (or anything)
-    # kept per abandoned stream would add about 50.
-    assert threads_of(pid) <= threads_after_first + 10
+    # from crowd to crowd (a loaded machine makes more of them block at once), so some
+    # more threads may appear; a thread (or anything) kept per abandoned stream would
+    # add about 50.
+    assert threads_of(pid) <= threads_after_first + 25
     assert rss_bytes(pid) - rss_after_first < 32 * 2**20
     reply = httpx.post(f"{server.url}/v1/completions", timeout=60,
                        json={"model": "tiny", "prompt": "x", "max_tokens": 2})

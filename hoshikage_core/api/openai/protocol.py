@@ -279,7 +279,7 @@ class ChatCompletionRequest(SamplingFields):
             tools=tuple(ToolSpec(t.function.name, t.function.description,
                                  t.function.parameters) for t in self.tools or ()),
             tool_choice=choice,
-            parallel_tool_calls=self.parallel_tool_calls is not False,
+            parallel_tool_calls=self.parallel_tool_calls,
             response_schema=(self.response_format.answer_schema() if self.response_format
                              else None),
             n=self.n,
