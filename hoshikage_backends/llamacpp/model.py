@@ -98,8 +98,12 @@ class LlamaCppModel:
             return ChatTemplate.named(options.chat_format, bos_token=bos_text,
                                       eos_token=eos_text)
         if metadata.get("tokenizer.chat_template"):
+            prefix = "tokenizer.chat_template."  # named variants, e.g. ...tool_use
+            variants = {key[len(prefix):]: ChatTemplate(value, bos_token=bos_text,
+                                                        eos_token=eos_text)
+                        for key, value in metadata.items() if key.startswith(prefix) and value}
             return ChatTemplate(metadata["tokenizer.chat_template"], bos_token=bos_text,
-                                eos_token=eos_text)
+                                eos_token=eos_text, variants=variants)
         log.warning("%s: the GGUF has no chat template; using ChatML. Set chat_format "
                     "in the model's options if the model expects another one.", self.name)
         return ChatTemplate(CHATML.jinja, stops=CHATML.stops, bos_token=bos_text,

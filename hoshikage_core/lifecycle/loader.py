@@ -27,8 +27,9 @@ PROGRESS_LOG_INTERVAL = 2.0  # seconds between "loading ...: N%" log lines of on
 def _template_of(backend: Any, handle: Any) -> Any:
     """The backend's chat template, with what it can show learned now (in a worker)."""
     template = backend.chat_template(handle)
-    if template is not None:
-        template.caps  # noqa: B018 - probing renders: done here, off the event loop
+    for each in [template, *getattr(template, "variants", {}).values()]:
+        if each is not None:
+            each.caps  # noqa: B018 - probing renders: done here, off the event loop
     return template
 
 

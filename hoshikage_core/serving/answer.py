@@ -10,7 +10,9 @@ many tokens, its think block is closed for it and the answer goes on from there
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+import json
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import aclosing
 from dataclasses import dataclass
 
@@ -23,11 +25,16 @@ from .events import (
     ChoiceStart,
     ReasoningDelta,
     TextDelta,
+    ToolCall,
     ToolCallArguments,
     ToolCallStart,
 )
+from .formats.harmony import HarmonyFormat, HarmonySplitter
 from .formats.parsed import CallParser, Parsed
 from .formats.reasoning import ReasoningFormat, ReasoningSplitter
+from .requests import ToolSpec
+
+Splitter = ReasoningSplitter | HarmonySplitter
 
 __all__ = ["ChoiceReader"]
 
@@ -43,14 +50,14 @@ class ChoiceReader:
     generation: GenerationRequest
     generate: Generate
     calls: CallParser
-    reasoning: ReasoningFormat | None = None
+    reasoning: ReasoningFormat | HarmonyFormat | None = None
     budget: int | None = None
     want_logprobs: bool = False
+    tools: Sequence[ToolSpec] = ()  # for calls the splitter itself finds (harmony)
 
     async def events(self) -> AsyncGenerator[ChatEvent, None]:
         prompt = self.generation.chat_prompt
-        splitter = (ReasoningSplitter(self.reasoning, starts_open=self.reasoning.starts_open(
-            prompt or "")) if self.reasoning is not None else None)
+        splitter = self._splitter(prompt or "", fresh=True)
         thought, raw, spent = 0, "", 0
         usages: list[Usage] = []
         started = False
@@ -84,7 +91,7 @@ class ChoiceReader:
                 break
             assert self.reasoning is not None and splitter is not None and prompt is not None
             spent += _generated(raw, thought)
-            splitter = ReasoningSplitter(self.reasoning, starts_open=False)
+            splitter = self._splitter("", fresh=False)
             generation = _continuation(self.generation,
                                        prompt + raw + self.reasoning.close_text(), spent)
             raw = ""
@@ -96,12 +103,27 @@ class ChoiceReader:
                 yield event
         yield ChoiceEnd(self.index, self._finish(finish), _joined(usages, spent, thought))
 
+    def _splitter(self, prompt: str, *, fresh: bool) -> Splitter | None:
+        """What separates thinking from the rest; ``fresh``: at the answer's start (else
+        after a budget closed the block)."""
+        fmt = self.reasoning
+        if fmt is None:
+            return None
+        opened = fresh and fmt.starts_open(prompt)
+        if isinstance(fmt, HarmonyFormat):
+            return HarmonySplitter(starts_open=opened, after_close=not fresh)
+        return ReasoningSplitter(fmt, starts_open=opened)
+
     def _read(self, pieces: list[tuple[str, str]], chunk: Chunk) -> list[ChatEvent]:
         events: list[ChatEvent] = []
         logprobs = chunk.logprobs
         for kind, text in pieces:
             if kind == "reasoning":
                 events.append(ReasoningDelta(self.index, text))
+            elif kind == "call":
+                call = self._call(text)
+                events.extend(self._events(Parsed("call", call=call) if call is not None
+                                           else Parsed("content", _raw_call(text))))
             else:
                 for parsed in self.calls.feed(text, logprobs):
                     events.extend(self._events(parsed))
@@ -120,11 +142,31 @@ class ChoiceReader:
         return [TextDelta(self.index, parsed.text,
                           parsed.logprobs if self.want_logprobs else None)]
 
+    def _call(self, text: str) -> ToolCall | None:
+        """A call a splitter found (``{"name", "arguments"}``), if it calls an offered
+        function with JSON object arguments."""
+        found = json.loads(text)
+        if found["name"] not in {t.name for t in self.tools}:
+            return None
+        try:
+            arguments = json.loads(found["arguments"] or "{}")
+        except ValueError:
+            return None
+        if not isinstance(arguments, dict):
+            return None
+        return ToolCall(f"call_{uuid.uuid4().hex[:24]}", found["name"],
+                        json.dumps(arguments, ensure_ascii=False))
+
     def _finish(self, finish: ChoiceFinish) -> ChoiceFinish:
         return "tool_calls" if self._calls else finish
 
     def __post_init__(self) -> None:
         self._calls = 0
+
+
+def _raw_call(text: str) -> str:
+    found = json.loads(text)
+    return f"{found['name']}: {found['arguments']}"
 
 
 def _thinking_tokens(chunk: Chunk, pieces: list[tuple[str, str]]) -> int:

@@ -36,6 +36,7 @@ from .events import (
 from .formats.calls import CallFormat, learn_calls
 from .formats.generic import GenericCalls
 from .formats.grammar import call_constraint
+from .formats.harmony import HARMONY, HarmonyFormat, harmony_constraint, is_harmony
 from .formats.native import NativeCalls
 from .formats.parsed import CallParser
 from .formats.reasoning import ReasoningFormat, learn_reasoning
@@ -64,12 +65,15 @@ def _learn(template: Any) -> _Formats:
 class _Plan:
     tools: ToolPlan
     generations: list[GenerationRequest]
-    reasoning: ReasoningFormat | None
+    reasoning: ReasoningFormat | HarmonyFormat | None
     budget: int | None
     calls: CallFormat | None  # the model's own format, when its calls are read in it
     parallel: bool | None
+    harmony: bool = False  # calls come from the harmony splitter itself
 
     def parser(self) -> CallParser:
+        if self.harmony:
+            return GenericCalls(ToolPlan("none"))  # content stays content
         if self.calls is not None:
             return NativeCalls(self.calls, self.tools.tools, self.tools.mode,
                                parallel=self.parallel is not False)
@@ -91,7 +95,8 @@ class ChatService:
             reader = ChoiceReader(
                 index, generation,
                 lambda g: self._engine.generate(g, keep_alive=request.keep_alive),
-                plan.parser(), plan.reasoning, plan.budget, request.logprobs is not None)
+                plan.parser(), plan.reasoning, plan.budget, request.logprobs is not None,
+                plan.tools.tools)
             async with aclosing(reader.events()) as events:
                 async for event in events:
                     if isinstance(event, ChoiceEnd):
@@ -145,6 +150,7 @@ class ChatService:
             raise InvalidRequestError(f"Model '{name}' renders chats in its backend; "
                                       "there is no template to apply here.", param="model")
         plan = self._plan_tools(request, name)
+        template = template.for_tools(plan.mode != "none")
         formats = await self._formats_of(template)
         native = formats.calls is not None and self._constrains(name)
         return await self._render(template, request, plan, name, native=native)
@@ -212,11 +218,24 @@ class ChatService:
             raise InvalidRequestError("response_format cannot be combined with a required "
                                       "tool call", param="response_format")
         template = await self._engine.chat_template(name)
-        reasoning, calls, constraint = None, None, None
+        if template is not None:
+            template = template.for_tools(plan.mode != "none")
+        reasoning: ReasoningFormat | HarmonyFormat | None = None
+        calls, constraint, harmony = None, None, False
         chat: dict[str, Any]
         if template is None:
             chat = {"messages": plan.messages(list(request.messages)),
                     "tools": [t.to_openai() for t in plan.tools] or None}
+        elif is_harmony(template):  # gpt-oss: channels for thinking, answer and calls
+            harmony = True
+            if plan.mode != "none" and schema is None and self._constrains(name):
+                constraint = harmony_constraint(plan.tools, forced=plan.mode == "forced")
+            prompt = await self._render(template, request, plan, name, native=True)
+            if plan.mode == "forced" or schema is not None:
+                prompt += "<|channel|>analysis<|message|><|end|><|start|>assistant"
+            chat = {"chat_prompt": prompt}
+            separate = (request.reasoning_format or settings.reasoning_format) != "none"
+            reasoning = HARMONY if separate else None
         else:
             formats = await self._formats_of(template)
             if formats.calls is not None and plan.mode != "none" and self._constrains(name):
@@ -234,7 +253,7 @@ class ChatService:
             chat = {"chat_prompt": prompt}
             separate = (request.reasoning_format or settings.reasoning_format) != "none"
             reasoning = learned if separate else None
-        if plan.mode == "forced" and calls is None:
+        if plan.mode == "forced" and calls is None and not harmony:
             schema = plan.json_schema  # the generic format: one JSON call
         budget = request.reasoning_budget
         if budget is None and request.reasoning_effort is not None:
@@ -246,7 +265,8 @@ class ChatService:
         # n choices; with a seed, choice i uses seed + i: different, and reproducible
         generations = [dataclasses.replace(base, seed=base.seed + i if base.seed is not None
                                            else None) for i in range(request.n)]
-        return _Plan(plan, generations, reasoning, budget, calls, request.parallel_tool_calls)
+        return _Plan(plan, generations, reasoning, budget, calls, request.parallel_tool_calls,
+                     harmony)
 
 
 def total_usage(usages: list[Usage]) -> Usage:

@@ -19,6 +19,7 @@ class Scripted:
 
     template: str
     answers: list[list[str]] = field(default_factory=list)
+    tool_use: str | None = None  # a named variant, as a GGUF's tokenizer.chat_template.tool_use
     requests: list[GenerationRequest] = field(default_factory=list)
 
     @hookimpl
@@ -29,7 +30,9 @@ class Scripted:
     def hoshikage_chat_template(self, handle: str) -> Any:
         from hoshikage_core.kit.templates import ChatTemplate
 
-        return ChatTemplate(self.template, bos_token="<s>", eos_token="</s>")
+        variants = {"tool_use": ChatTemplate(self.tool_use)} if self.tool_use else {}
+        return ChatTemplate(self.template, bos_token="<s>", eos_token="</s>",
+                            variants=variants)
 
     @hookimpl
     def hoshikage_supported_fields(self) -> frozenset[str]:

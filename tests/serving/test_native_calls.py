@@ -120,3 +120,14 @@ async def test_the_service_asks_for_calls_in_the_models_format(tmp_path: Path) -
     assert [(c.name, json.loads(c.arguments)) for c in result.tool_calls] == [
         ("get_weather", {"city": "Paris", "days": 3})]
     assert result.finish_reason == "tool_calls"
+
+
+async def test_a_tool_use_variant_renders_chats_with_tools(tmp_path: Path) -> None:
+    plain = "{% for m in messages %}{{ m.content }}{% endfor %}"
+    backend = Scripted(plain, answers=[["Hi"], ["Hi"]], tool_use=FAMILIES["hermes"])
+    async with scripted_hoshikage(tmp_path, backend) as hk:
+        await hk.chat([ChatMessage("user", "Hello")], model="m")
+        await hk.chat([ChatMessage("user", "Hello")], model="m", tools=[WEATHER])
+    without, with_tools = (r.chat_prompt or "" for r in backend.requests)
+    assert without == "Hello"
+    assert with_tools.startswith("<tools>[") and "<|im_start|>user\nHello" in with_tools

@@ -52,13 +52,22 @@ class ChatTemplate:
     """
 
     def __init__(self, source: str, *, bos_token: str = "", eos_token: str = "",
-                 stops: tuple[str, ...] = ()) -> None:
+                 stops: tuple[str, ...] = (),
+                 variants: Mapping[str, ChatTemplate] | None = None) -> None:
         try:
             self._template = template_environment().from_string(source)
         except Exception as exc:  # jinja's syntax errors
             raise TemplateError(f"the chat template does not compile: {exc}") from exc
         self.source = source
         self.bos_token, self.eos_token, self.stops = bos_token, eos_token, stops
+        self.variants = dict(variants or {})
+        """Named variants (a GGUF's ``tokenizer.chat_template.NAME``): transformers
+        renders a chat with tools through ``tool_use`` when there is one."""
+
+    def for_tools(self, tools: bool) -> ChatTemplate:
+        """The template to render with: the ``tool_use`` variant for a chat with tools,
+        if there is one (transformers' choice), else this one."""
+        return self.variants.get("tool_use", self) if tools else self
 
     @classmethod
     def named(cls, name: str, *, bos_token: str = "", eos_token: str = "") -> ChatTemplate:
