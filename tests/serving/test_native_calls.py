@@ -131,3 +131,15 @@ async def test_a_tool_use_variant_renders_chats_with_tools(tmp_path: Path) -> No
     without, with_tools = (r.chat_prompt or "" for r in backend.requests)
     assert without == "Hello"
     assert with_tools.startswith("<tools>[") and "<|im_start|>user\nHello" in with_tools
+
+
+def test_llama_may_open_a_bare_call_with_its_python_tag() -> None:
+    fmt = learn_calls(ChatTemplate(FAMILIES["llama3"]))
+    assert fmt is not None and not fmt.start.strip()
+    text = '<|python_tag|>{"name": "get_time", "parameters": {"zone": "CET"}}'
+    parser = NativeCalls(fmt, [WEATHER, TIME], "auto")
+    out = [p for i in range(0, len(text), 4) for p in parser.feed(text[i:i + 4], ())]
+    out += parser.finish(complete=True)
+    assert [(p.call.name, p.call.arguments) for p in out if p.call] == [
+        ("get_time", '{"zone": "CET"}')]
+    assert "".join(p.text for p in out) == ""

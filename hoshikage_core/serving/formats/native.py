@@ -23,6 +23,8 @@ from .parsed import Parsed
 
 __all__ = ["NativeCalls", "parse_calls"]
 
+_PYTHON_TAG = "<|python_tag|>"
+
 
 def _regex(markup: str) -> str:
     """Markup as a regex: placeholders become their patterns, whitespace at its ends
@@ -326,6 +328,11 @@ class NativeCalls:
         buffer = self._content + text
         self._content = ""
         if not self._start:  # bare calls: only an answer that begins with one
+            if not self._any_text and buffer.lstrip().startswith(_PYTHON_TAG):
+                buffer = buffer.lstrip()[len(_PYTHON_TAG):]  # Llama 3.x may open with it
+            elif not self._any_text and _PYTHON_TAG.startswith(buffer.lstrip()) and buffer.strip():
+                self._content = buffer
+                return []
             head = buffer.lstrip()
             if not self._any_text and (not head or head[0] in "{[" or any(
                     name.startswith(head[:len(name)]) for name in self._reader._tools)):
