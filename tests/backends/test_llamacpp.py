@@ -243,3 +243,13 @@ def test_plain_greedy_takes_the_argmax_path_and_picks_what_the_chain_picks(
     slow, _, _ = run(smollm2, prompt=plain.prompt, temperature=0, max_tokens=24,
                      logit_bias={0: 0.0})  # a bias of 0 changes nothing but takes the chain
     assert fast == slow and len(fast) > 20
+
+
+def test_a_template_that_does_not_compile_fails_the_load_naming_the_model(
+        tmp_path: Path) -> None:
+    from hoshikage_core.testing.tiny_gguf import write_tiny_gguf
+
+    broken = write_tiny_gguf(tmp_path / "broken.gguf",
+                             chat_template="{% for m in messages %}{{ m.content }")
+    with pytest.raises(ValueError, match="model 'broken': the chat template does not compile"):
+        LlamaCppModel(ModelSpec("broken", broken), LlamaCppOptions(n_ctx=128))

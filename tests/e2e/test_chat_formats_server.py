@@ -106,12 +106,18 @@ def test_thinking_comes_apart_and_streams_alike(client: openai.OpenAI) -> None:
     assert not message["content"]  # a random model never closes its think block
     assert usage is not None and usage.completion_tokens_details is not None
     assert usage.completion_tokens_details.reasoning_tokens == usage.completion_tokens == 12
-    thought, text = "", ""
-    for chunk in client.chat.completions.create(stream=True, **body):
+    thought, text, streamed_usage = "", "", None
+    for chunk in client.chat.completions.create(stream=True, stream_options={
+            "include_usage": True}, **body):
         delta = chunk.choices[0].delta.model_dump() if chunk.choices else {}
         thought += delta.get("reasoning_content") or ""
         text += delta.get("content") or ""
+        streamed_usage = chunk.usage or streamed_usage
     assert (thought, text) == (message["reasoning_content"], message["content"] or "")
+    assert streamed_usage is not None  # the same counts (the second run hits the prompt cache)
+    assert (streamed_usage.prompt_tokens, streamed_usage.completion_tokens) == (
+        usage.prompt_tokens, usage.completion_tokens)
+    assert streamed_usage.completion_tokens_details == usage.completion_tokens_details
 
 
 def test_a_thinking_budget_and_raw_mode(client: openai.OpenAI) -> None:
