@@ -109,6 +109,21 @@ async def test_validation_errors_are_400_naming_the_field(http: httpx.AsyncClien
         assert error["type"] == "invalid_request_error"
 
 
+async def test_a_tool_choice_the_tools_cannot_meet_is_400(http: httpx.AsyncClient) -> None:
+    weather = {"type": "function", "function": {"name": "get_weather"}}
+    for stream in (False, True):
+        for body, wording in [
+            ({"tools": [weather], "tool_choice": {"type": "function",
+                                                  "function": {"name": "launch"}}},
+             "names the function 'launch', which is not in tools"),
+            ({"tool_choice": "required"}, "'required' needs tools"),
+        ]:
+            response = await http.post("/v1/chat/completions",
+                                       json={**CHAT, **body, "stream": stream})
+            error = assert_openai_error(response, 400)
+            assert error["param"] == "tool_choice" and wording in error["message"], error
+
+
 async def test_malformed_json_is_400(http: httpx.AsyncClient) -> None:
     response = await http.post("/v1/chat/completions", content=b"{not json",
                                headers={"content-type": "application/json"})

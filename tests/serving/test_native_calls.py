@@ -14,7 +14,7 @@ from hoshikage_core.kit.templates import ChatTemplate
 from hoshikage_core.serving import ChatRequest, Sampling, ToolSpec
 from hoshikage_core.serving.formats.calls import learn_calls
 from hoshikage_core.serving.formats.grammar import call_constraint
-from hoshikage_core.serving.formats.native import NativeCalls, parse_calls
+from hoshikage_core.serving.formats.native import NativeCalls
 from tests.serving.families import FAMILIES
 from tests.serving.scripted import Scripted, scripted_hoshikage
 
@@ -80,7 +80,9 @@ def test_one_call_only_when_parallel_calls_are_off() -> None:
     parser = NativeCalls(fmt, [WEATHER, TIME], "auto", parallel=False)
     out = parser.feed(written(template, CALLS), ()) + parser.finish(complete=True)
     assert [p.call.name for p in out if p.call] == ["get_weather"]
-    assert parse_calls(written(template, CALLS), fmt, [WEATHER, TIME])[1].name == "get_time"
+    parser = NativeCalls(fmt, [WEATHER, TIME], "auto")
+    out = parser.feed(written(template, CALLS), ()) + parser.finish(complete=True)
+    assert [p.call.name for p in out if p.call] == ["get_weather", "get_time"]
 
 
 @pytest.mark.real_model

@@ -255,15 +255,7 @@ class ChatCompletionRequest(SamplingFields):
     def _consistent(self) -> ChatCompletionRequest:
         if self.top_logprobs is not None and not self.logprobs:
             raise InvalidRequestError("top_logprobs needs logprobs: true", param="top_logprobs")
-        if isinstance(self.tool_choice, NamedToolChoice):
-            wanted = self.tool_choice.function["name"]
-            if wanted not in {t.function.name for t in self.tools or []}:
-                raise InvalidRequestError(
-                    f"tool_choice names the function '{wanted}', which is not in tools",
-                    param="tool_choice")
-        elif self.tool_choice == "required" and not self.tools:
-            raise InvalidRequestError("tool_choice 'required' needs tools", param="tool_choice")
-        return self
+        return self  # tool_choice against tools: the chat service checks it, for every caller
 
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens

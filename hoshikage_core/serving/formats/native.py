@@ -21,7 +21,7 @@ from .calls import CALL_ID, KEY, NUMBER, CallFormat, ParamFormat
 from .markers import held_suffix
 from .parsed import Parsed
 
-__all__ = ["NativeCalls", "parse_calls"]
+__all__ = ["NativeCalls"]
 
 _PYTHON_TAG = "<|python_tag|>"
 
@@ -290,15 +290,6 @@ def _value(raw: str, param: ParamFormat, schema: dict[str, Any]) -> Any:
         return json.loads(text)
     except ValueError:
         return text
-
-
-def parse_calls(text: str, fmt: CallFormat, tools: Sequence[ToolSpec]) -> list[ToolCall]:
-    """Every call in a whole answer's ``text`` (from the format's start marker on)."""
-    at = text.find(fmt.start) if fmt.start.strip() else len(text) - len(text.lstrip())
-    if at < 0:
-        return []
-    calls, _, _ = _Reader(fmt, tools).calls(text[at:], final=True)
-    return calls
 
 
 class NativeCalls:
