@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ...types import ChatMessage
+from .markup import common_prefix, common_prefix_text, common_suffix_text, tag_back
 
 __all__ = ["CallFormat", "ParamFormat", "learn_calls"]
 
@@ -126,46 +127,16 @@ def _tail(template: Any, calls: int) -> str | None:
                             add_generation_prompt=False)
     if _NAMES[0] not in history or _CONTENT not in plain:
         return None
-    start = _tag_back(history, _common_prefix(history, prompt))
+    start = tag_back(history, common_prefix(history, prompt))
     tail = history[start:]
-    plain_tail = plain[_tag_back(plain, _common_prefix(plain, prompt)):]
+    plain_tail = plain[tag_back(plain, common_prefix(plain, prompt)):]
     head = plain_tail[:plain_tail.find(_CONTENT)]
-    end_of_turn = _common_suffix_text(plain_tail, tail)
+    end_of_turn = common_suffix_text(plain_tail, tail)
     if end_of_turn:
         tail = tail[:len(tail) - len(end_of_turn)]
     if head and tail.startswith(head):  # what the template writes before any answer
         tail = tail[len(head):]
     return _after_thinking(tail)
-
-
-def _common_prefix(a: str, b: str) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
-
-
-def _tag_back(text: str, i: int) -> int:
-    """``i``, or the start of the markup tag (``<...>``, ``[UPPER]``) it falls inside."""
-    opened = text.rfind("<", 0, i)
-    if opened >= 0 and ">" not in text[opened:i]:
-        return opened
-    bracket = text.rfind("[", 0, i)
-    if bracket >= 0 and re.fullmatch(r"\[[A-Z_]*", text[bracket:i]) and \
-            re.match(r"[A-Z_]*\]", text[i:]):
-        return bracket
-    return i
-
-
-def _tag_forward(text: str, i: int) -> int:
-    """``i``, or the end of the markup tag it falls inside."""
-    start = _tag_back(text, i)
-    if start == i:
-        return i
-    closing = ">" if text[start] == "<" else "]"
-    return text.find(closing, i) + 1
 
 
 def _after_thinking(tail: str) -> str:
@@ -215,9 +186,6 @@ def _call_object(value: Any, i: int) -> dict[str, Any] | None:
         return value
     if len(value) == 1 and _NAMES[i] in value and _is_arguments(value[_NAMES[i]], i):
         return value
-    for nested in value.values():  # {"function": {"name", "arguments"}, ...}
-        if isinstance(nested, dict) and _call_object(nested, i) is not None:
-            return None
     return None
 
 
@@ -240,8 +208,8 @@ def _learn_json(one: str, two: str) -> CallFormat | None:
                                   single=True, **fmt)
             (_, e1), (s2, _) = firsts[0], second[0]
             between = two[e1:s2]
-            call_close = _common_prefix_text(between, close)
-            call_open = _common_suffix_text(between, open_)
+            call_close = common_prefix_text(between, close)
+            call_open = common_suffix_text(between, open_)
             return CallFormat("json", call_open=_pattern(call_open),
                               call_close=_pattern(call_close),
                               section_open=_pattern(open_[:len(open_) - len(call_open)]),
@@ -286,8 +254,8 @@ def _learn_named(one: str, two: str) -> CallFormat | None:
     middle = one[name1 + len(_NAMES[0]):span1[0]]
     open_, close = one[:name1], one[span1[1]:]
     between = two[span_a[1]:b]
-    call_close = _common_prefix_text(_pattern(between), _pattern(close))
-    call_open = _common_suffix_text(_pattern(between), _pattern(open_))
+    call_close = common_prefix_text(_pattern(between), _pattern(close))
+    call_open = common_suffix_text(_pattern(between), _pattern(open_))
     pattern_open, pattern_between = _pattern(open_), _pattern(between)
     return CallFormat("named", call_open=call_open, call_close=call_close,
                       section_open=pattern_open[:len(pattern_open) - len(call_open)],
@@ -307,7 +275,7 @@ def _learn_xml(one: str, two: str) -> CallFormat | None:
     # markup that repeats the argument's name (<city>Paris</city>) compares as a pattern
     after_first = after_first.replace(_KEYS[kind_first], KEY)
     after_last = after_last.replace(_KEYS[kind_last], KEY)
-    close = _common_prefix_text(after_first, after_last)
+    close = common_prefix_text(after_first, after_last)
     separator, opening = _split_separator(after_first[len(close):])
     middles: dict[int, tuple[str, str]] = {}
     for call in (first, second):
@@ -333,8 +301,8 @@ def _learn_xml(one: str, two: str) -> CallFormat | None:
     last_in_two = first_in_two[2][1][0]
     between = two[first_in_two[3] + len(close.replace(KEY, _KEYS[last_in_two])):
                   two.find(_NAMES[1])]
-    call_close = _common_prefix_text(between, rest)
-    call_open = _common_suffix_text(between, open_)
+    call_close = common_prefix_text(between, rest)
+    call_open = common_suffix_text(between, open_)
     return CallFormat(
         "xml", call_open=_pattern(call_open), call_close=_pattern(call_close),
         section_open=_pattern(open_[:len(open_) - len(call_open)]),
@@ -395,14 +363,3 @@ def _pattern(text: str) -> str:
     return re.sub(r"(?<![A-Za-z0-9_])[0-9](?![A-Za-z0-9_])", NUMBER, text)
 
 
-def _common_prefix_text(a: str, b: str) -> str:
-    """The longest common start of ``a`` and ``b``, not ending inside a tag of ``a``."""
-    return a[:_tag_back(a, _common_prefix(a, b))]
-
-
-def _common_suffix_text(a: str, b: str) -> str:
-    """The longest common end of ``a`` and ``b``, not starting inside a tag of ``a``."""
-    n = 0
-    while n < min(len(a), len(b)) and a[len(a) - 1 - n] == b[len(b) - 1 - n]:
-        n += 1
-    return a[_tag_forward(a, len(a) - n):] if n else ""
