@@ -13,7 +13,7 @@ from hoshikage_core import Hoshikage
 from hoshikage_core.errors import ModelLoadError
 from hoshikage_core.lifecycle import ModelState
 from hoshikage_core.testing.clock import FakeClock
-from tests.core.test_lifecycle import eventually
+from tests.core.lifecycle_kit import eventually
 from tests.fakes import EchoBackend
 
 

@@ -16,7 +16,7 @@ from hoshikage_core import Hoshikage, create_app
 from hoshikage_core.lifecycle import LoadEvent, ModelState
 from hoshikage_core.testing.clock import FakeClock
 from tests.api.test_api_errors import assert_openai_error
-from tests.core.test_lifecycle import build, eventually
+from tests.core.lifecycle_kit import build, eventually
 from tests.fakes import EchoBackend, ProgressBackend
 
 
