@@ -44,8 +44,8 @@ def health_body(hoshikage: Hoshikage) -> dict[str, Any]:
 class FastStartApp:
     """Serves ``build()``'s app, answering ``/health`` before it exists.
 
-    It runs ``hoshikage``'s lifecycle itself: started with the server, closed
-    (every model unloaded) when the server shuts down.
+    It starts ``hoshikage`` with the server and closes it (every model
+    unloaded) when the server shuts down.
     """
 
     def __init__(self, build: Callable[[], ASGIApp], hoshikage: Hoshikage) -> None:
