@@ -93,7 +93,6 @@ def _probe(path: str) -> None:
     tokens = [i % max(1, model.n_vocab()) for i in range(PROBE_TOKENS)]
     batch.set_batch(tokens, n_past=0, logits_all=False)
     context.decode(batch)
-    print("ok")
 
 
 if __name__ == "__main__":
