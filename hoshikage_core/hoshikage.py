@@ -220,6 +220,12 @@ class Hoshikage:
         """The prompt text a chat renders to (what ``/apply-template`` shows)."""
         return await self._chat.render(request)
 
+    async def count_chat_tokens(self, request: ChatRequest) -> int:
+        """How many prompt tokens a chat takes (its rendered template, tokenized as a
+        generation tokenizes it); 400 for models whose backend renders chats."""
+        prompt = await self._chat.render(request)
+        return len(await self.tokenize(request.model, prompt, add_special=False))
+
     async def in_worker(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)`` in one of this Hoshikage's worker threads."""
         result: T = await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)

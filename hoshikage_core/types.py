@@ -251,6 +251,8 @@ class Chunk:
     tokens: int = 0
     """How many generated tokens ``text`` comes from (0: the backend does not say);
     reasoning tokens are counted with it."""
+    stop_sequence: str | None = None
+    """On the final chunk: the stop sequence that ended the text, if one did."""
 
     @property
     def is_final(self) -> bool:

@@ -10,6 +10,8 @@ from fastapi import FastAPI
 
 from .. import __version__
 from ..hoshikage import ConfigSource, Hoshikage
+from .anthropic import messages
+from .anthropic.errors import anthropic_error
 from .errors import install_error_handlers
 from .extras import templates, tokens
 from .middleware import BodySizeLimit, RequestContext
@@ -25,7 +27,7 @@ def create_app(
     *,
     close_on_shutdown: bool | None = None,
 ) -> FastAPI:
-    """A FastAPI app with the OpenAI-compatible API of ``hoshikage``.
+    """A FastAPI app serving ``hoshikage`` in every dialect (OpenAI, Anthropic, Ollama).
 
     Pass a :class:`Hoshikage` you manage yourself (it is not closed when the
     app stops, unless ``close_on_shutdown=True``), or anything ``Hoshikage``
@@ -58,10 +60,10 @@ def create_app(
         openapi_url=None, docs_url=None, redoc_url=None,  # served by install_openapi, keyed
     )
     app.state.hoshikage = instance
-    install_error_handlers(app)
+    install_error_handlers(app, [("/v1/messages", anthropic_error)])
     install_openapi(app)
-    for module in (health, models, chat, completions, embeddings, tokens, templates, admin,
-                   metrics):
+    for module in (health, models, chat, completions, embeddings, messages, tokens, templates,
+                   admin, metrics):
         app.include_router(module.router)
     server = instance.config.server
     if server.ui:
@@ -71,7 +73,8 @@ def create_app(
 
         app.add_middleware(CORSMiddleware, allow_origins=server.cors_origins,
                            allow_methods=["GET", "POST", "OPTIONS"],
-                           allow_headers=["authorization", "content-type", "x-request-id"],
+                           allow_headers=["authorization", "content-type", "x-request-id", "x-api-key",
+                                          "anthropic-version", "anthropic-beta"],
                            expose_headers=["x-request-id", "retry-after"])
     app.add_middleware(BodySizeLimit, limit=server.max_body_size)
     app.add_middleware(RequestContext, metrics=instance.metrics)  # outermost: sees all

@@ -28,18 +28,22 @@ HoshikageDep = Annotated[Hoshikage, Depends(get_hoshikage)]
 
 
 def require_api_key(request: Request) -> None:
-    """Bearer auth against ``[server] api_keys``; no keys configured = open."""
+    """Auth against ``[server] api_keys``, the key sent as ``Authorization: Bearer``
+    or (as Anthropic's clients do) ``x-api-key``; no keys configured = open."""
     keys = get_hoshikage(request).api_keys
     if not keys:
         return
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
-    token = token.strip()
-    if scheme.lower() == "bearer" and token and key_matches(token, keys):
+    token = token.strip() if scheme.lower() == "bearer" else ""
+    if token and key_matches(token, keys):
+        return
+    other = request.headers.get("x-api-key", "").strip()
+    if other and key_matches(other, keys):
         return
     message = (
-        "Missing API key: send it as 'Authorization: Bearer YOUR_KEY'."
-        if not token else "Incorrect API key provided."
+        "Missing API key: send it as 'Authorization: Bearer YOUR_KEY' (or 'x-api-key')."
+        if not (token or other) else "Incorrect API key provided."
     )
     raise HoshikageError(message, status_code=401, error_type="authentication_error",
                          code="invalid_api_key")

@@ -1,13 +1,16 @@
-"""Every failure over HTTP in the OpenAI error shape.
+"""Every failure over HTTP, in the shape of the dialect that was asked.
 
-``{"error": {"message", "type", "param", "code"}}``: our own errors keep their
-status; FastAPI's 422 becomes a 400 naming the field; unknown routes and
-methods keep their status; anything unexpected is a 500 without internals.
+OpenAI's ``{"error": {"message", "type", "param", "code"}}`` unless a dialect
+registered its own shape for its paths (:func:`install_error_handlers`): our
+own errors keep their status; FastAPI's 422 becomes a 400 naming the field;
+unknown routes and methods keep their status; anything unexpected is a 500
+without internals.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -18,7 +21,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ..errors import HoshikageError
 from .disconnect import ClientDisconnected
 
-__all__ = ["error_body", "install_error_handlers", "validation_error_to_openai"]
+__all__ = ["ErrorShape", "error_body", "install_error_handlers", "validation_error_to_openai"]
+
+ErrorShape = Callable[[HoshikageError], dict[str, Any]]
+"""A dialect's error body for an error (its status stays the error's)."""
 
 log = logging.getLogger(__name__)
 
@@ -80,20 +86,25 @@ def validation_error_to_openai(exc: RequestValidationError) -> HoshikageError:
     )
 
 
-def _respond(err: HoshikageError, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse(err.to_dict(), status_code=err.status_code, headers=headers)
+def _respond(request: Request, err: HoshikageError,
+             headers: dict[str, str] | None = None) -> JSONResponse:
+    path = request.url.path
+    shapes: Sequence[tuple[str, ErrorShape]] = getattr(request.app.state, "error_shapes", ())
+    shape = next((s for prefix, s in shapes if path.startswith(prefix)), None)
+    body = shape(err) if shape is not None else err.to_dict()
+    return JSONResponse(body, status_code=err.status_code, headers=headers)
 
 
 async def _on_hoshikage_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HoshikageError)
     if exc.status_code >= 500:
         log.error("%s %s -> %s: %s", request.method, request.url.path, exc.status_code, exc)
-    return _respond(exc, headers=exc.headers or None)
+    return _respond(request, exc, headers=exc.headers or None)
 
 
 async def _on_validation_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    return _respond(validation_error_to_openai(exc))
+    return _respond(request, validation_error_to_openai(exc))
 
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -105,7 +116,7 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     elif exc.status_code == 405:
         message = f"Method {request.method} is not allowed for {request.url.path}"
     err = HoshikageError(message, code=code, status_code=exc.status_code, error_type=error_type)
-    return _respond(err, headers=getattr(exc, "headers", None))
+    return _respond(request, err, headers=getattr(exc, "headers", None))
 
 
 async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
@@ -116,7 +127,7 @@ async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
         status_code=500,
         error_type="server_error",
     )
-    return _respond(err)
+    return _respond(request, err)
 
 
 async def _on_client_gone(request: Request, exc: Exception) -> Response:
@@ -124,7 +135,12 @@ async def _on_client_gone(request: Request, exc: Exception) -> Response:
     return Response(status_code=499)  # nginx's "client closed request"; nobody reads it
 
 
-def install_error_handlers(app: FastAPI) -> None:
+def install_error_handlers(app: FastAPI,
+                           shapes: Sequence[tuple[str, ErrorShape]] = ()) -> None:
+    """Answer every failure in its dialect's shape: ``shapes`` maps a path prefix to
+    a dialect's :data:`ErrorShape` (the first prefix that matches wins); other paths
+    get OpenAI's."""
+    app.state.error_shapes = tuple(shapes)
     app.add_exception_handler(ClientDisconnected, _on_client_gone)
     app.add_exception_handler(HoshikageError, _on_hoshikage_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)

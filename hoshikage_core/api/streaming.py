@@ -1,18 +1,21 @@
-"""Server-sent events for streamed generations (sse-starlette)."""
+"""Streamed generations over HTTP: server-sent events (sse-starlette), in each
+dialect's framing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sse_starlette import EventSourceResponse
 
 from ..errors import HoshikageError
 
-__all__ = ["dumps", "open_stream", "sse_response"]
+__all__ = ["Waiting", "dumps", "open_stream", "sse_response", "stream_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +26,12 @@ BACKSTOP_SECONDS = 5.0  # sse-starlette's cut at shutdown, after the server's ow
 
 def dumps(payload: Any) -> str:
     return json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """No event yet after the stream's patience: the model is still loading or
+    reading a long prompt. Dialects that keep clients waiting with pings send one."""
 
 
 async def open_stream(events: AsyncGenerator[T, None]) -> tuple[T, AsyncGenerator[T, None]]:
@@ -43,10 +52,67 @@ async def open_stream(events: AsyncGenerator[T, None]) -> tuple[T, AsyncGenerato
     return first, events
 
 
+async def open_patiently(
+    events: AsyncGenerator[T, None], patience: float
+) -> tuple[T | Waiting, AsyncGenerator[T | Waiting, None]]:
+    """:func:`open_stream`, waiting at most ``patience`` seconds for the first event.
+
+    If it has not come by then, the stream starts anyway: it yields
+    :class:`Waiting` every ``patience`` seconds until the first event comes (an
+    error then arrives inside the stream).
+    """
+    first = asyncio.ensure_future(events.__anext__())
+    done, _ = await asyncio.wait([first], timeout=patience)
+    if not done:
+        return Waiting(), _after_waiting(first, events, patience)
+    try:
+        return first.result(), _rest(events)
+    except StopAsyncIteration:
+        await events.aclose()
+        raise HoshikageError("the stream produced nothing") from None
+    except BaseException:
+        await events.aclose()
+        raise
+
+
+async def _rest(events: AsyncGenerator[T, None]) -> AsyncGenerator[T | Waiting, None]:
+    try:
+        async for event in events:
+            yield event
+    finally:
+        await events.aclose()
+
+
+async def _after_waiting(first: asyncio.Future[T], events: AsyncGenerator[T, None],
+                         interval: float) -> AsyncGenerator[T | Waiting, None]:
+    try:
+        while not (await asyncio.wait([first], timeout=interval))[0]:
+            yield Waiting()
+        try:
+            yield first.result()
+        except StopAsyncIteration:
+            return
+        async for event in events:
+            yield event
+    finally:
+        if not first.done():
+            first.cancel()
+            await asyncio.wait([first])
+        await events.aclose()
+
+
 async def _with_rest(first: T, rest: AsyncIterator[T]) -> AsyncIterator[T]:
     yield first
     async for chunk in rest:
         yield chunk
+
+
+def stream_failure(exc: Exception) -> HoshikageError:
+    """What a client is told of a failure mid-stream (details only in the log)."""
+    if isinstance(exc, HoshikageError):
+        return exc
+    log.exception("stream failed mid-way", exc_info=exc)
+    return HoshikageError("The server had an error while streaming.")
 
 
 def sse_response(
@@ -55,29 +121,36 @@ def sse_response(
     frames: Callable[[AsyncIterator[T]], AsyncIterator[dict[str, Any]]],
     *,
     shutdown_grace: float,
+    error_payload: Callable[[HoshikageError], dict[str, Any]] = HoshikageError.to_dict,
+    done: str | None = "[DONE]",
+    named: bool = False,
 ) -> EventSourceResponse:
     """Stream ``frames(chunks)`` as ``data:`` events, then ``data: [DONE]``.
 
-    A failure mid-stream is sent as an OpenAI-shaped error event before
-    ``[DONE]``; the stream always ends properly. On server shutdown a running
+    Dialects other than Chat Completions set ``named`` (each event is named
+    after its payload's ``type``, as Anthropic's and the Responses API's are),
+    ``done`` (their last line, or None) and ``error_payload`` (their error
+    event). A failure mid-stream is sent as an error event (OpenAI's shape by
+    default) before the end; the stream always ends properly. On server shutdown a running
     stream may finish for up to ``shutdown_grace`` seconds: ``hoshikage run``'s
     uvicorn cuts it then (one log line). sse-starlette's own cut comes
     ``BACKSTOP_SECONDS`` later, for servers that embed the app and never cut; were
     both due at once, which one acted (and what the log says) would be a race.
     """
 
-    async def events() -> AsyncIterator[str]:
+    def event(payload: dict[str, Any]) -> str | dict[str, str]:
+        return {"event": payload["type"], "data": dumps(payload)} if named else dumps(payload)
+
+    async def events() -> AsyncIterator[str | dict[str, str]]:
         try:
             async for payload in frames(_with_rest(first, rest)):
-                yield dumps(payload)
-        except HoshikageError as exc:
-            yield dumps(exc.to_dict())
-        except Exception:
-            log.exception("stream failed mid-way")
-            yield dumps(HoshikageError("The server had an error while streaming.").to_dict())
+                yield event(payload)
+        except Exception as exc:
+            yield event(error_payload(stream_failure(exc)))
         finally:
             await rest.aclose()
-        yield "[DONE]"
+        if done is not None:
+            yield done
 
     grace = shutdown_grace + BACKSTOP_SECONDS if math.isfinite(shutdown_grace) \
         else 365 * 86400.0

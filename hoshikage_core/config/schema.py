@@ -60,6 +60,14 @@ class ServerConfig(_Table):
     log_prompts: bool = False
     log_format: Literal["text", "json"] = "text"
     ui: bool = True
+    stream_ping: Duration = Field(10.0, gt=0)
+    """How long an Anthropic or Responses stream waits for the model (loading, reading a
+    long prompt) before it starts with keep-alive events, one this often."""
+    responses_store: int = Field(256, ge=0)
+    """Responses ``/v1/responses`` keeps (in memory, newest first) for
+    ``previous_response_id``; 0: none."""
+    ollama_port: int | None = Field(None, ge=0, le=65535)
+    """A second port serving the same API, for Ollama clients that assume 11434."""
 
     @field_validator("api_keys_file")
     @classmethod

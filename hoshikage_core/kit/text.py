@@ -23,6 +23,8 @@ class StopMatcher:
         self._stops = tuple(s for s in stops if s)
         self._pending = ""
         self.stopped = False
+        self.matched: str | None = None
+        """The stop sequence that was hit."""
 
     def feed(self, text: str) -> tuple[str, bool]:
         if self.stopped:
@@ -30,8 +32,9 @@ class StopMatcher:
         if not self._stops:
             return text, False
         buffer = self._pending + text
-        cut = min((i for i in (buffer.find(s) for s in self._stops) if i >= 0), default=-1)
-        if cut >= 0:
+        found = [(i, s) for s, i in ((s, buffer.find(s)) for s in self._stops) if i >= 0]
+        if found:
+            cut, self.matched = min(found, key=lambda hit: hit[0])
             self._pending = ""
             self.stopped = True
             return buffer[:cut], True
@@ -98,4 +101,4 @@ class TokenTextStream:
             finish_reason = "stop"
         logprobs = () if self._stops.stopped else tuple(self._pending)
         return Chunk(text=tail, finish_reason=finish_reason, usage=usage, logprobs=logprobs,
-                     tokens=self._tokens if tail else 0)
+                     tokens=self._tokens if tail else 0, stop_sequence=self._stops.matched)

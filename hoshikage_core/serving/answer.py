@@ -63,6 +63,7 @@ class ChoiceReader:
         started = False
         generation = self.generation
         finish: ChoiceFinish = "stop"
+        stop_sequence: str | None = None
         while True:
             cut_short = False
             chunks = self.generate(generation)
@@ -82,6 +83,8 @@ class ChoiceReader:
                     if chunk.is_final:
                         usages.append(final_usage(chunk, generation.model))
                         finish = chunk.finish_reason or "stop"
+                        if chunk.stop_sequence in generation.stop:  # not a template's own
+                            stop_sequence = chunk.stop_sequence
                         break
                     if (self.budget is not None and splitter is not None and splitter.thinking
                             and thought >= self.budget and prompt is not None):
@@ -101,7 +104,9 @@ class ChoiceReader:
         for parsed in self.calls.finish(complete=finish == "stop"):
             for event in self._events(parsed):
                 yield event
-        yield ChoiceEnd(self.index, self._finish(finish), _joined(usages, spent, thought))
+        finish = self._finish(finish)
+        yield ChoiceEnd(self.index, finish, _joined(usages, spent, thought),
+                        stop_sequence if finish == "stop" else None)
 
     def _splitter(self, prompt: str, *, fresh: bool) -> Splitter | None:
         """What separates thinking from the rest; ``fresh``: at the answer's start (else

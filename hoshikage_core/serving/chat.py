@@ -111,6 +111,7 @@ class ChatService:
         logprobs: dict[int, list[TokenLogprob]] = {}
         calls: dict[int, dict[int, list[str]]] = {}
         finishes: dict[int, ChoiceFinish] = {}
+        stops: dict[int, str | None] = {}
         usage = Usage(0, 0)
         async with aclosing(self.stream(request)) as events:
             async for event in events:
@@ -128,6 +129,7 @@ class ChatService:
                     calls[event.choice][event.index].append(event.arguments)
                 elif isinstance(event, ChoiceEnd):
                     finishes[event.choice] = event.finish_reason
+                    stops[event.choice] = event.stop_sequence
                 elif isinstance(event, StreamEnd):
                     usage = event.usage
         choices = tuple(ChatChoice(
@@ -138,6 +140,7 @@ class ChatService:
                              sorted(calls[i].items())),
             logprobs=tuple(logprobs[i]) if request.logprobs is not None else None,
             reasoning="".join(thoughts[i]) if thoughts[i] else None,
+            stop_sequence=stops.get(i),
         ) for i in sorted(texts))
         return ChatResult(self._engine.canonical_name(request.model), choices, usage)
 

@@ -68,6 +68,8 @@ class ChoiceEnd:
     choice: int
     finish_reason: ChoiceFinish
     usage: Usage
+    stop_sequence: str | None = None
+    """Which of the request's stop sequences ended the text, if one did."""
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,8 @@ class ChatChoice:
     logprobs: tuple[TokenLogprob, ...] | None = None
     reasoning: str | None = None
     """What the model thought before answering, when its template shows thinking."""
+    stop_sequence: str | None = None
+    """Which of the request's stop sequences ended the answer, if one did."""
 
 
 @dataclass(frozen=True)
