@@ -15,7 +15,8 @@ from .anthropic.errors import anthropic_error
 from .errors import install_error_handlers
 from .extras import templates, tokens
 from .middleware import BodySizeLimit, RequestContext
-from .openai import chat, completions, embeddings, models
+from .openai import chat, completions, embeddings, models, responses
+from .openai.response_store import ResponseStore
 from .ops import admin, health, metrics, ui
 from .schema_docs import install_openapi
 
@@ -60,10 +61,11 @@ def create_app(
         openapi_url=None, docs_url=None, redoc_url=None,  # served by install_openapi, keyed
     )
     app.state.hoshikage = instance
+    app.state.responses = ResponseStore(instance.config.server.responses_store)
     install_error_handlers(app, [("/v1/messages", anthropic_error)])
     install_openapi(app)
-    for module in (health, models, chat, completions, embeddings, messages, tokens, templates,
-                   admin, metrics):
+    for module in (health, models, chat, completions, responses, embeddings, messages, tokens,
+                   templates, admin, metrics):
         app.include_router(module.router)
     server = instance.config.server
     if server.ui:
@@ -73,8 +75,8 @@ def create_app(
 
         app.add_middleware(CORSMiddleware, allow_origins=server.cors_origins,
                            allow_methods=["GET", "POST", "OPTIONS"],
-                           allow_headers=["authorization", "content-type", "x-request-id", "x-api-key",
-                                          "anthropic-version", "anthropic-beta"],
+                           allow_headers=["authorization", "content-type", "x-request-id",
+                                          "x-api-key", "anthropic-version", "anthropic-beta"],
                            expose_headers=["x-request-id", "retry-after"])
     app.add_middleware(BodySizeLimit, limit=server.max_body_size)
     app.add_middleware(RequestContext, metrics=instance.metrics)  # outermost: sees all
