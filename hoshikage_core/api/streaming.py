@@ -9,7 +9,7 @@ import logging
 import math
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sse_starlette import EventSourceResponse
 
@@ -64,9 +64,10 @@ async def open_patiently(
     first = asyncio.ensure_future(events.__anext__())
     done, _ = await asyncio.wait([first], timeout=patience)
     if not done:
-        return Waiting(), _after_waiting(first, events, patience)
+        waiting = _after_waiting(first, events, patience)
+        return await waiting.__anext__(), waiting  # started: closing it cleans up
     try:
-        return first.result(), _rest(events)
+        return first.result(), cast(AsyncGenerator[T | Waiting, None], events)
     except StopAsyncIteration:
         await events.aclose()
         raise HoshikageError("the stream produced nothing") from None
@@ -75,17 +76,10 @@ async def open_patiently(
         raise
 
 
-async def _rest(events: AsyncGenerator[T, None]) -> AsyncGenerator[T | Waiting, None]:
-    try:
-        async for event in events:
-            yield event
-    finally:
-        await events.aclose()
-
-
 async def _after_waiting(first: asyncio.Future[T], events: AsyncGenerator[T, None],
                          interval: float) -> AsyncGenerator[T | Waiting, None]:
     try:
+        yield Waiting()
         while not (await asyncio.wait([first], timeout=interval))[0]:
             yield Waiting()
         try:

@@ -81,11 +81,22 @@ async def test_with_keys_every_other_route_wants_one(tmp_path: Path) -> None:
                                                 else None)
                 if path in PUBLIC:
                     assert response.status_code == 200, (method, path)
+                elif path.startswith("/v1/messages"):  # each dialect in its own shape
+                    assert response.status_code == 401, (method, path)
+                    assert response.json()["error"]["type"] == "authentication_error"
+                elif path.startswith("/api/"):
+                    assert response.status_code == 401, (method, path)
+                    assert isinstance(response.json()["error"], str)
                 else:
                     assert_openai_error(response, 401, code="invalid_api_key")
             keyed = await client.get("/openapi.json",
                                      headers={"Authorization": "Bearer sk-route-walk-1"})
             assert keyed.status_code == 200 and "/v1/chat/completions" in keyed.json()["paths"]
+            anthropic_style = await client.get("/openapi.json",  # Claude Code sends x-api-key
+                                               headers={"x-api-key": "sk-route-walk-1"})
+            assert anthropic_style.status_code == 200
+            wrong = await client.get("/v1/models", headers={"x-api-key": "sk-wrong-key-1"})
+            assert_openai_error(wrong, 401, code="invalid_api_key")
 
 
 def test_short_keys_and_missing_key_files_are_config_errors(tmp_path: Path,

@@ -68,3 +68,10 @@ def test_stop_completed_first_wins_even_if_another_started_earlier() -> None:
     # "bc" is complete after "abc" while "abcd" is not: generation stops there.
     out, hit = run(["a", "b", "c", "d"], ["abcd", "bc"])
     assert hit and "".join(out) == "a"
+
+
+def test_the_matched_stop_is_the_earliest_one_in_the_text() -> None:
+    matcher = StopMatcher(["later", "soon"])
+    assert matcher.feed("it ends soon, not later") == ("it ends ", True)
+    assert matcher.matched == "soon"
+    assert StopMatcher(["x"]).matched is None
