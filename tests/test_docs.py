@@ -112,6 +112,10 @@ def test_chat_openai_example_streams_an_answer(server: RunningServer) -> None:
     ("structured_output.py", r"City\(name='.+', country='.+', population=\d+\)"),
     ("tools.py", r"model called get_weather\(\{'city': '.+', 'unit': '(celsius|fahrenheit)'\}\)"),
     ("embeddings.py", r"\d\.\d{3}  The cat sat on the mat\."),
+    ("claude_messages.py", r"\n\[(end_turn|max_tokens)\]\n"
+                           r"model called get_weather\(\{'city': '.+'\}\) \[tool_use\]\nmodel said: "),
+    ("responses.py", r"answer: .+\nfollow-up: .+\ntokens: \d+ in \(\d+ cached\), \d+ out\n"
+                     r"model called get_weather\(\{'city': '.+'\}\)\nmodel said: "),
     ("agent.py", r"step 0: get_(weather|time)\(\{'city': '(Paris|Tokyo|Lima)'\}\) -> .+"
                  r"(\n.*)*\nanswer: "),
 ])
