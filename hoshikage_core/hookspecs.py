@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from typing import Any
 
 from .markers import hookspec
-from .types import Chunk, Embeddings, GenerationRequest, LoadProgress, ModelSpec
+from .types import Chunk, Embeddings, GenerationRequest, LoadProgress, ModelSpec, Relevance
 
 __all__ = [
     "hoshikage_chat_template",
@@ -24,6 +24,7 @@ __all__ = [
     "hoshikage_estimate_memory",
     "hoshikage_generate",
     "hoshikage_load",
+    "hoshikage_rerank",
     "hoshikage_supported_fields",
     "hoshikage_tokenize",
     "hoshikage_unavailable_reason",
@@ -73,6 +74,17 @@ def hoshikage_embed(handle: Any, inputs: Sequence[str | Sequence[int]]) -> Embed
     Runs in a worker thread with the model loaded. Without this hook the model
     answers ``/v1/embeddings`` with a 400 saying it cannot embed. Raise
     ``ContextLengthExceededError`` for an input too long for the model.
+    """
+
+
+@hookspec(firstresult=True)
+def hoshikage_rerank(handle: Any, query: str, documents: Sequence[str]) -> Relevance:  # type: ignore[empty-body]
+    """Optional: how relevant each of ``documents`` is to ``query`` (a reranker).
+
+    Runs in a worker thread with the model loaded. Without this hook the model
+    answers ``/v1/rerank`` with a 400 saying it cannot rank; a backend whose hook
+    serves only some of its models (llama.cpp: those with rank pooling) raises
+    ``InvalidRequestError`` for the others.
     """
 
 

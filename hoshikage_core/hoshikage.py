@@ -45,6 +45,7 @@ from .types import (
     FinishReason,
     GenerationRequest,
     ModelSpec,
+    Relevance,
     TokenLogprob,
     Usage,
 )
@@ -280,6 +281,15 @@ class Hoshikage:
                                         what="make embeddings")
         return await self.models.use(name, lambda backend, handle: backend.embed(
             handle, list(inputs)), keep_alive=keep_alive)
+
+    async def rerank(self, model: str, query: str, documents: Sequence[str], *,
+                     keep_alive: float | None = None) -> Relevance:
+        """How relevant each document is to ``query`` (400 if the model cannot rank)."""
+        name = self.canonical_name(model)
+        self.capabilities(name).require("hoshikage_rerank", model=name,
+                                        what="rank documents")
+        return await self.models.use(name, lambda backend, handle: backend.rerank(
+            handle, query, list(documents)), keep_alive=keep_alive)
 
     async def tokenize(self, model: str, text: str, *, add_special: bool = True) -> list[int]:
         """The model's token ids for ``text``."""

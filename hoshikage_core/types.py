@@ -18,6 +18,7 @@ __all__ = [
     "ChatMessage",
     "Constraint",
     "Json",
+    "Relevance",
     "Lit",
     "Opt",
     "Rep",
@@ -264,4 +265,13 @@ class Embeddings:
     """Vectors for a batch of inputs, in order, and the tokens they took."""
 
     vectors: Sequence[Sequence[float]]
+    prompt_tokens: int
+
+
+@dataclass(frozen=True)
+class Relevance:
+    """How relevant each document is to a query (higher: more), in the documents'
+    order, and the tokens scoring them took."""
+
+    scores: Sequence[float]
     prompt_tokens: int

@@ -24,7 +24,7 @@ from hoshikage_core import (
     hookimpl,
 )
 from hoshikage_core.errors import BackendUnavailableError, InvalidRequestError, ModelTooLargeError
-from hoshikage_core.types import Embeddings
+from hoshikage_core.types import Embeddings, Relevance
 
 
 @dataclass
@@ -65,6 +65,11 @@ class Recorder:
     def hoshikage_embed(self, handle: Handle, inputs: list[Any]) -> Embeddings:
         self.calls.append(("embed", inputs))
         return Embeddings(vectors=[[float(len(str(i))), 0.0] for i in inputs], prompt_tokens=7)
+
+    @hookimpl
+    def hoshikage_rerank(self, handle: Handle, query: str, documents: list[str]) -> Relevance:
+        self.calls.append(("rerank", (query, documents)))
+        return Relevance(scores=[float(len(d)) for d in documents], prompt_tokens=9)
 
     @hookimpl
     def hoshikage_tokenize(self, handle: Handle, text: str, add_special: bool) -> list[int]:
@@ -165,6 +170,17 @@ async def test_hook_hoshikage_embed(http: tuple[httpx.AsyncClient, Recorder]) ->
     assert [d["embedding"] for d in reply["data"]] == [[2.0, 0.0], [4.0, 0.0]]
     assert reply["usage"]["prompt_tokens"] == 7
     assert recorder.seen("embed") == [["ab", "abcd"]]
+
+
+async def test_hook_hoshikage_rerank(http: tuple[httpx.AsyncClient, Recorder]) -> None:
+    client, recorder = http
+    reply = (await client.post("/v1/rerank", json={
+        "model": "m", "query": "q", "documents": ["ab", {"text": "abcd"}, "a"], "top_n": 2,
+        "return_documents": True})).json()
+    assert reply["results"] == [{"index": 1, "relevance_score": 4.0, "document": {"text": "abcd"}},
+                                {"index": 0, "relevance_score": 2.0, "document": {"text": "ab"}}]
+    assert reply["usage"] == {"prompt_tokens": 9, "total_tokens": 9}
+    assert recorder.seen("rerank") == [("q", ["ab", "abcd", "a"])]
 
 
 async def test_hook_hoshikage_tokenize(http: tuple[httpx.AsyncClient, Recorder]) -> None:

@@ -1,8 +1,12 @@
-"""Embeddings from a llama.cpp model: a second context on the same GGUF.
+"""Embeddings and rerank scores from a llama.cpp model: a second context on the
+same GGUF.
 
-Opened on the first embedding request (the weights are memory-mapped, so the
-file is shared), with mean pooling unless the GGUF says otherwise, and
-vectors normalised to length 1 as OpenAI's are.
+Opened on the first embedding or rerank request (the weights are memory-mapped,
+so the file is shared), with mean pooling unless the GGUF says otherwise, and
+vectors normalised to length 1 as OpenAI's are. A GGUF that declares rank
+pooling (bge-reranker, jina-reranker, Qwen3-Reranker ...) is a reranker: it scores
+query-document pairs, formatted by its ``rerank`` template when it has one, as
+llama-server does, and makes no embeddings.
 """
 
 from __future__ import annotations
@@ -15,12 +19,22 @@ from pathlib import Path
 from typing import Any
 
 from hoshikage_core.errors import ContextLengthExceededError, InvalidRequestError
-from hoshikage_core.types import Embeddings
+from hoshikage_core.types import Embeddings, Relevance
 
 from .options import LlamaCppOptions
 from .repack import repack_is_safe
 
-__all__ = ["EmbeddingContext"]
+__all__ = ["EmbeddingContext", "declares_rank_pooling"]
+
+RANK_POOLING = 4  # LLAMA_POOLING_TYPE_RANK, in GGUF's <arch>.pooling_type
+
+
+def declares_rank_pooling(path: Path) -> bool:
+    """Whether the GGUF at ``path`` is a reranker (it declares rank pooling)."""
+    from hoshikage_core.kit.gguf import read_gguf_header
+
+    declared = read_gguf_header(path).arch_value("pooling_type")
+    return declared is not None and int(declared) == RANK_POOLING
 
 MAX_EMBEDDING_CONTEXT = 8192
 
@@ -78,7 +92,52 @@ class EmbeddingContext:
             return int(declared)
         return int(llama_cpp.LLAMA_POOLING_TYPE_MEAN)
 
-    def embed(self, inputs: Sequence[str | Sequence[int]]) -> Embeddings:
+    @property
+    def ranks(self) -> bool:
+        return self.pooling_type == self._llama_cpp.LLAMA_POOLING_TYPE_RANK
+
+    def rank(self, query: str, documents: Sequence[str], model: str) -> Relevance:
+        if not self.ranks:
+            raise InvalidRequestError(
+                f"Model '{model}' cannot rank documents: it is not a reranker (its GGUF "
+                "declares no rank pooling, as bge-reranker, jina-reranker and Qwen3-Reranker "
+                "do).", param="model")
+        with self._lock:
+            scores, total = [], 0
+            for i, document in enumerate(documents):
+                tokens = self._pair(query, document)
+                if len(tokens) > self.n_ctx:
+                    raise ContextLengthExceededError(len(tokens), self.n_ctx,
+                                                     param=f"documents[{i}]")
+                total += len(tokens)
+                scores.append(self._decode(tokens)[0])
+            return Relevance(scores=scores, prompt_tokens=total)
+
+    def _pair(self, query: str, document: str) -> list[int]:
+        """A query-document pair as the model reads it (llama-server's format)."""
+        lib, model = self._llama_cpp, self.model
+        template = lib.llama_model_chat_template(model.model, b"rerank")
+        if template:
+            prompt = template.decode("utf-8").replace("{query}", query) \
+                .replace("{document}", document)
+            return list(model.tokenize(prompt.encode("utf-8"), add_bos=False, special=True))
+        vocab = lib.llama_model_get_vocab(model.model)
+        eos = model.token_eos() if model.token_eos() >= 0 else model.token_sep()
+        tokens = [model.token_bos()] if lib.llama_vocab_get_add_bos(vocab) else []
+        tokens += model.tokenize(query.encode("utf-8"), add_bos=False, special=False)
+        if lib.llama_vocab_get_add_eos(vocab):
+            tokens.append(eos)
+        if lib.llama_vocab_get_add_sep(vocab):
+            tokens.append(model.token_sep())
+        tokens += model.tokenize(document.encode("utf-8"), add_bos=False, special=False)
+        if lib.llama_vocab_get_add_eos(vocab):
+            tokens.append(eos)
+        return tokens
+
+    def embed(self, inputs: Sequence[str | Sequence[int]], model: str = "") -> Embeddings:
+        if self.ranks:
+            raise InvalidRequestError(f"Model '{model}' is a reranker: it scores documents "
+                                      "(/v1/rerank) and makes no embeddings.", param="model")
         with self._lock:
             vectors, total = [], 0
             for i, item in enumerate(inputs):
@@ -105,6 +164,12 @@ class EmbeddingContext:
         return tokens
 
     def _embed_one(self, tokens: list[int]) -> list[float]:
+        vector = self._decode(tokens)
+        norm = math.sqrt(sum(x * x for x in vector)) or 1.0
+        return [x / norm for x in vector]
+
+    def _decode(self, tokens: list[int]) -> list[float]:
+        """The pooled output for ``tokens`` (with rank pooling: the score first)."""
         lib, context, batch = self._llama_cpp, self.context, self.batch
         n_embd = self.model.n_embd()
         context.kv_cache_clear()
@@ -115,11 +180,12 @@ class EmbeddingContext:
             pointer = lib.llama_get_embeddings(context.ctx)
             rows = [pointer[j * n_embd:(j + 1) * n_embd] for j in range(len(tokens))]
             vector = [sum(col) / len(rows) for col in zip(*rows)]
+        elif self.ranks:
+            vector = [float(lib.llama_get_embeddings_seq(context.ctx, 0)[0])]
         else:
             vector = list(lib.llama_get_embeddings_seq(context.ctx, 0)[:n_embd])
         batch.reset()
-        norm = math.sqrt(sum(x * x for x in vector)) or 1.0
-        return [x / norm for x in vector]
+        return vector
 
     def close(self) -> None:
         with self._lock:

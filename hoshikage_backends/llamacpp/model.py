@@ -24,9 +24,10 @@ from hoshikage_core.types import (
     GenerationRequest,
     LoadProgress,
     ModelSpec,
+    Relevance,
 )
 
-from .embedding import EmbeddingContext
+from .embedding import EmbeddingContext, declares_rank_pooling
 from .engine import BatchEngine, Job
 from .options import LlamaCppOptions
 from .runtime import Runtime
@@ -71,6 +72,7 @@ class LlamaCppModel:
             self.runtime.close()
             raise
         self.engine = BatchEngine(self.runtime, self._piece, spec.name)
+        self.is_reranker = declares_rank_pooling(spec.path)
         self._embedding: EmbeddingContext | None = None
         self._embedding_lock = threading.Lock()
 
@@ -211,6 +213,10 @@ class LlamaCppModel:
 
     def job(self, request: GenerationRequest) -> Job:
         """Everything the engine needs for ``request``; client errors raise here."""
+        if self.is_reranker:  # an encoder with a score head: nothing to generate with
+            raise InvalidRequestError(f"Model '{self.name}' is a reranker: it scores "
+                                      "documents (/v1/rerank) and writes no text.",
+                                      param="model")
         MaxTokensTooLargeError.check(request.max_tokens, self.n_ctx)
         tokens = self.prompt_tokens(request)
         if len(tokens) >= self.n_ctx:
@@ -234,12 +240,18 @@ class LlamaCppModel:
     # -- embeddings ------------------------------------------------------------
 
     def embed(self, inputs: Sequence[str | Sequence[int]]) -> Embeddings:
+        return self._embedding_context().embed(inputs, self.name)
+
+    def rerank(self, query: str, documents: Sequence[str]) -> Relevance:
+        return self._embedding_context().rank(query, documents, self.name)
+
+    def _embedding_context(self) -> EmbeddingContext:
         with self._embedding_lock:
             if self._embedding is None:
                 log.info("%s: opening an embedding context", self.name)
                 self._embedding = EmbeddingContext(self.path, self.options,
                                                    self.runtime.threads)
-        return self._embedding.embed(inputs)
+            return self._embedding
 
     def close(self) -> None:
         """Stop the engine and free the context and model now."""

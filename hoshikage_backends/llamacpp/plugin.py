@@ -9,7 +9,14 @@ from hoshikage_core import hookimpl
 from hoshikage_core.kit.fields import ALL_FIELDS
 from hoshikage_core.kit.options import parse_options
 from hoshikage_core.kit.templates import ChatTemplate
-from hoshikage_core.types import Chunk, Embeddings, GenerationRequest, LoadProgress, ModelSpec
+from hoshikage_core.types import (
+    Chunk,
+    Embeddings,
+    GenerationRequest,
+    LoadProgress,
+    ModelSpec,
+    Relevance,
+)
 
 from .memory import estimate_memory
 from .model import LlamaCppModel
@@ -62,6 +69,11 @@ def hoshikage_unload(handle: LlamaCppModel) -> None:
 @hookimpl
 def hoshikage_embed(handle: LlamaCppModel, inputs: Sequence[str | Sequence[int]]) -> Embeddings:
     return handle.embed(inputs)
+
+
+@hookimpl
+def hoshikage_rerank(handle: LlamaCppModel, query: str, documents: Sequence[str]) -> Relevance:
+    return handle.rerank(query, documents)
 
 
 @hookimpl

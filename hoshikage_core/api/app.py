@@ -13,7 +13,7 @@ from ..hoshikage import ConfigSource, Hoshikage
 from .anthropic import messages
 from .anthropic.errors import anthropic_error
 from .errors import install_error_handlers
-from .extras import templates, tokens
+from .extras import rerank, templates, tokens
 from .middleware import BodySizeLimit, RequestContext
 from .openai import chat, completions, embeddings, models, responses
 from .openai.response_store import ResponseStore
@@ -64,8 +64,8 @@ def create_app(
     app.state.responses = ResponseStore(instance.config.server.responses_store)
     install_error_handlers(app, [("/v1/messages", anthropic_error)])
     install_openapi(app)
-    for module in (health, models, chat, completions, responses, embeddings, messages, tokens,
-                   templates, admin, metrics):
+    for module in (health, models, chat, completions, responses, embeddings, messages, rerank,
+                   tokens, templates, admin, metrics):
         app.include_router(module.router)
     server = instance.config.server
     if server.ui:

@@ -15,7 +15,7 @@ BACKEND_HOOKS = (
     "hoshikage_load", "hoshikage_generate", "hoshikage_unload", "hoshikage_validate_options",
     "hoshikage_unavailable_reason", "hoshikage_estimate_memory", "hoshikage_embed",
     "hoshikage_tokenize", "hoshikage_detokenize", "hoshikage_supported_fields",
-    "hoshikage_chat_template",
+    "hoshikage_chat_template", "hoshikage_rerank",
 )
 
 
@@ -58,6 +58,10 @@ class BackendDispatcher:
 
     def embed(self, handle: Any, inputs: Any) -> Any:
         return self._callers["hoshikage_embed"](handle=handle, inputs=inputs)
+
+    def rerank(self, handle: Any, query: str, documents: Any) -> Any:
+        return self._callers["hoshikage_rerank"](handle=handle, query=query,
+                                                 documents=documents)
 
     def tokenize(self, handle: Any, text: str, add_special: bool) -> list[int]:
         return self._callers["hoshikage_tokenize"](handle=handle, text=text,

@@ -26,6 +26,7 @@ def write_tiny_gguf(
     chat_template: str | None = None,
     extra_tokens: int = 0,
     fill_in_the_middle: bool = False,
+    rank: bool = False,
 ) -> Path:
     """Write a llama-architecture GGUF with a tiny vocabulary to ``path``.
 
@@ -36,6 +37,8 @@ def write_tiny_gguf(
     fallback makes more tokens than characters. Weights are random but fixed
     by ``seed``. ``fill_in_the_middle`` adds ``<fim_prefix>``, ``<fim_suffix>``
     and ``<fim_middle>`` tokens and names them in the metadata, as code models do.
+    ``rank`` declares rank pooling, as rerankers' GGUFs do (the score is the first
+    value of the last token's hidden state: random, but real llama.cpp rank pooling).
     """
     import gguf
     import numpy as np
@@ -71,6 +74,8 @@ def write_tiny_gguf(
     writer.add_eos_token_id(2)
     writer.add_unk_token_id(0)
     writer.add_add_bos_token(True)
+    if rank:
+        writer.add_pooling_type(gguf.PoolingType.RANK)
     if chat_template is not None:
         writer.add_chat_template(chat_template)
     if fim:

@@ -1,6 +1,7 @@
-"""The dialect tests' server (Anthropic, Responses): the bundled SmolLM2, tiny models
-carrying a real tool-call template and a thinking template, and a model whose load
-waits for the test (to see a stream keep its client waiting)."""
+"""The dialect tests' server (Anthropic, Responses, rerank): the bundled SmolLM2, tiny
+models carrying a real tool-call template and a thinking template, a tiny reranker
+(rank pooling), and a model whose load waits for the test (to see a stream keep its
+client waiting)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def dialect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running
                              chat_template=FAMILIES["hermes"])
     thinker = write_tiny_gguf(folder / "thinker.gguf", context_length=4096,
                               chat_template=OPENS_THINK)
+    ranker = write_tiny_gguf(folder / "ranker.gguf", rank=True)
     (folder / "cold.bin").write_text("a model whose load waits for cold.bin.go")
     config = folder / "dialects.toml"
     config.write_text(f"""
@@ -45,6 +47,8 @@ n_ctx = 4096
 path = "{thinker}"
 [models.thinker.options]
 n_ctx = 4096
+[models.ranker]
+path = "{ranker}"
 [models.cold]
 backend = "gated"
 path = "{folder / 'cold.bin'}"
