@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator, Sequence
 from hoshikage_core import hookimpl
 from hoshikage_core.kit.fields import ALL_FIELDS
 from hoshikage_core.kit.options import parse_options
-from hoshikage_core.types import Chunk, Embeddings, GenerationRequest, ModelSpec
+from hoshikage_core.types import Chunk, Embeddings, GenerationRequest, ModelSpec, Relevance
 
 from . import __version__
 from .options import UpstreamOptions
@@ -46,6 +46,11 @@ def hoshikage_unload(handle: Upstream) -> None:
 @hookimpl
 def hoshikage_embed(handle: Upstream, inputs: Sequence[str | Sequence[int]]) -> Embeddings:
     return handle.embed(inputs)
+
+
+@hookimpl
+def hoshikage_rerank(handle: Upstream, query: str, documents: Sequence[str]) -> Relevance:
+    return handle.rerank(query, documents)
 
 
 @hookimpl

@@ -1,4 +1,5 @@
-"""One model served by a pool of upstream servers: load check, streaming, embeddings."""
+"""One model served by a pool of upstream servers: load check, streaming, embeddings,
+rerank."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import httpx
 
 from hoshikage_core.errors import BackendError, HoshikageError
-from hoshikage_core.types import Chunk, Embeddings, GenerationRequest, ModelSpec, Usage
+from hoshikage_core.types import Chunk, Embeddings, GenerationRequest, ModelSpec, Relevance, Usage
 
 from .options import UpstreamOptions
 from .pool import UpstreamPool
@@ -144,17 +145,35 @@ class Upstream:
                     finish_reason=final.finish_reason if final else "stop",
                     usage=usage, logprobs=final.logprobs if final else ())
 
-    # -- embeddings --------------------------------------------------------------------
+    # -- embeddings and rerank -----------------------------------------------------------
 
     def embed(self, inputs: Sequence[str | Sequence[int]]) -> Embeddings:
-        body = {"model": self.model, "input": [i if isinstance(i, str) else list(i)
-                                                for i in inputs], "encoding_format": "float"}
+        data = self._post("embeddings", "embed", {
+            "model": self.model, "input": [i if isinstance(i, str) else list(i) for i in inputs],
+            "encoding_format": "float"})
+        vectors = [d["embedding"] for d in sorted(data["data"], key=lambda d: d["index"])]
+        tokens = int((data.get("usage") or {}).get("prompt_tokens", 0))
+        return Embeddings(vectors=vectors, prompt_tokens=tokens)
+
+    def rerank(self, query: str, documents: Sequence[str]) -> Relevance:
+        """Scores from the upstream's ``/rerank`` (llama-server, vLLM, Hoshikage)."""
+        data = self._post("rerank", "rank documents", {
+            "model": self.model, "query": query, "documents": list(documents)})
+        scores = [0.0] * len(documents)
+        for result in data["results"]:
+            scores[int(result["index"])] = float(result.get("relevance_score",
+                                                            result.get("score", 0.0)))
+        tokens = int((data.get("usage") or {}).get("prompt_tokens", 0))
+        return Relevance(scores=scores, prompt_tokens=tokens)
+
+    def _post(self, path: str, what: str, body: dict[str, Any]) -> dict[str, Any]:
+        """``body`` to the first upstream that answers; its client errors are ours."""
         failures = []
         with httpx.Client(timeout=self.timeout, headers=self.headers) as client:
             for url in self.pool.order():
                 with self.pool.lease(url):
                     try:
-                        response = client.post(f"{url}/embeddings", json=body)
+                        response = client.post(f"{url}/{path}", json=body)
                     except (httpx.ConnectError, httpx.ConnectTimeout) as exc:
                         self.pool.failed(url)
                         failures.append(f"{url}: cannot connect ({type(exc).__name__})")
@@ -165,11 +184,9 @@ class Upstream:
                         raise error
                     failures.append(error.message)
                     continue
-                data = response.json()
-                vectors = [d["embedding"] for d in sorted(data["data"], key=lambda d: d["index"])]
-                tokens = int((data.get("usage") or {}).get("prompt_tokens", 0))
-                return Embeddings(vectors=vectors, prompt_tokens=tokens)
-        raise HoshikageError("No upstream could embed: " + "; ".join(failures),
+                data: dict[str, Any] = response.json()
+                return data
+        raise HoshikageError(f"No upstream could {what}: " + "; ".join(failures),
                              status_code=503, error_type="server_error",
                              code="upstream_unavailable")
 

@@ -162,6 +162,22 @@ def test_logprobs_and_embeddings_pass_through(upstream_server: RunningServer) ->
 
 
 @pytest.mark.real_model
+def test_rerank_passes_through(upstream_server: RunningServer) -> None:
+    documents = ["A cat is an animal.", "Cars are fast.", "Paris is in France."]
+
+    async def check(hk: Hoshikage) -> Any:
+        return await hk.rerank("remote", "What is a cat?", documents)
+
+    relevance = run(remote(f"{upstream_server.url}/v1", model="ranker"), check)
+    direct = httpx.post(f"{upstream_server.url}/v1/rerank", timeout=60, json={
+        "model": "ranker", "query": "What is a cat?", "documents": documents}).json()
+    assert relevance.scores == [pytest.approx(score, abs=1e-6) for score in
+                                [r["relevance_score"] for r in
+                                 sorted(direct["results"], key=lambda r: r["index"])]]
+    assert relevance.prompt_tokens == direct["usage"]["prompt_tokens"] > 0
+
+
+@pytest.mark.real_model
 def test_a_proxy_server_streams_chat_from_another_hoshikage(
         upstream_server: RunningServer, tmp_path: Path) -> None:
     """The whole point: `hoshikage run` with an upstream model, used with the openai SDK."""
