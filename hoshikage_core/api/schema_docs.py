@@ -33,23 +33,21 @@ class ErrorResponse(BaseModel):
     error: ErrorDetail
 
 
-def _error(description: str) -> dict[str, Any]:
-    return {"model": ErrorResponse, "description": description}
-
-
-_ERRORS: dict[int, dict[str, Any]] = {
-    400: _error("Invalid request (the message and param say what)"),
-    401: _error("Missing or wrong API key"),
-    404: _error("Unknown model or URL"),
-    413: _error("Request body too large"),
-    500: _error("The model failed to load, or another server error"),
-    503: _error("Queue full (see Retry-After), backend unavailable, or shutting down"),
+_ERRORS: dict[int, str] = {
+    400: "Invalid request (the message and param say what)",
+    401: "Missing or wrong API key",
+    404: "Unknown model or URL",
+    413: "Request body too large",
+    500: "The model failed to load, or another server error",
+    503: "Queue full (see Retry-After), backend unavailable, or shutting down",
 }
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The OpenAPI ``responses`` entries for the error statuses a route can answer."""
-    return {status: _ERRORS[status] for status in statuses}
+def error_responses(*statuses: int,
+                    shape: type[BaseModel] = ErrorResponse) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` entries for the error statuses a route can answer, in
+    its dialect's error ``shape`` (OpenAI's unless said)."""
+    return {status: {"model": shape, "description": _ERRORS[status]} for status in statuses}
 
 
 ERROR_RESPONSES = error_responses(400, 401, 404, 413, 500, 503)

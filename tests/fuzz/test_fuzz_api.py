@@ -1,5 +1,6 @@
-"""Schemathesis over every endpoint of a real server: never a 5xx, every 4xx in the
-OpenAI error shape, every response as the OpenAPI schema says.
+"""Schemathesis over every endpoint of a real server: never a 5xx, every 4xx in its
+dialect's error shape (OpenAI's, Anthropic's, Ollama's), every response as the
+OpenAPI schema says.
 
 The server runs two fast models (a toy backend and the tiny llama.cpp model) so a
 few hundred generated requests take seconds, not minutes. Each endpoint is one test:
@@ -33,10 +34,21 @@ pytestmark = pytest.mark.real_model
 
 
 @schemathesis.check
-def openai_error_shape(ctx: Any, response: Any, case: Any) -> None:
-    """Every 4xx carries {"error": {"message", "type", "param", "code"}}."""
-    if 400 <= response.status_code < 500:
-        body = response.json()
+def dialect_error_shape(ctx: Any, response: Any, case: Any) -> None:
+    """Every 4xx carries its dialect's error: OpenAI's {"error": {"message", "type",
+    "param", "code"}}, Anthropic's {"type": "error", "error": {"type", "message"}} or
+    Ollama's {"error": "..."}."""
+    if not 400 <= response.status_code < 500:
+        return
+    body = response.json()
+    path = case.operation.path
+    if path.startswith("/v1/messages"):
+        assert body["type"] == "error" and set(body["error"]) == {"type", "message"}, body
+        assert body["error"]["message"], body
+    elif path.startswith("/api/"):
+        assert set(body) == {"error"} and isinstance(body["error"], str), body
+        assert body["error"], body
+    else:
         assert set(body) == {"error"}, body
         assert set(body["error"]) == {"message", "type", "param", "code"}, body
         assert body["error"]["message"], body
@@ -102,7 +114,7 @@ def operation_labels() -> list[str]:
 
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
-          response_schema_conformance, openai_error_shape]
+          response_schema_conformance, dialect_error_shape]
 
 
 def test_every_operation_is_fuzzed(api_schema: Any) -> None:

@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel
 
 from ...errors import HoshikageError
 
-__all__ = ["anthropic_error"]
+__all__ = ["AnthropicErrorResponse", "anthropic_error"]
+
+
+class AnthropicErrorDetail(BaseModel):
+    type: str
+    message: str
+
+
+class AnthropicErrorResponse(BaseModel):
+    """Anthropic's error shape, for the schema."""
+
+    type: Literal["error"]
+    error: AnthropicErrorDetail
 
 _TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
           404: "not_found_error", 413: "request_too_large", 429: "rate_limit_error",

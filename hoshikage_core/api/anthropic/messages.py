@@ -13,14 +13,15 @@ from fastapi.responses import JSONResponse, Response
 from ...serving import ChatEvent
 from ..deps import HoshikageDep, log_exchange, log_unknown_fields, require_api_key
 from ..disconnect import until_disconnected
-from ..schema_docs import ERROR_RESPONSES, STREAM_RESPONSES
+from ..schema_docs import STREAM_RESPONSES, error_responses
 from ..streaming import Waiting, open_patiently, sse_response
-from .errors import anthropic_error
+from .errors import AnthropicErrorResponse, anthropic_error
 from .message import MessageFold
 from .protocol import CountTokensRequest, MessagesRequest
 
 router = APIRouter(tags=["anthropic"], dependencies=[Depends(require_api_key)],
-                   responses=ERROR_RESPONSES)
+                   responses=error_responses(400, 401, 404, 413, 500, 503,
+                                             shape=AnthropicErrorResponse))
 
 PING = {"type": "ping"}
 
