@@ -77,6 +77,12 @@ async def test_queue_full_over_http_has_retry_after(http: httpx.AsyncClient,
     response = await asyncio.wait_for(http.post("/v1/completions", json=body), 30)
     error = assert_openai_error(response, 503, code="queue_full")
     assert "busy" in error["message"] and int(response.headers["retry-after"]) >= 1
+    messages = await http.post("/v1/messages", json={  # each dialect in its own shape
+        "model": "a", "max_tokens": 5, "messages": [{"role": "user", "content": "x"}]})
+    assert messages.status_code == 503 and int(messages.headers["retry-after"]) >= 1
+    assert messages.json()["error"]["type"] == "overloaded_error"
+    responses = await http.post("/v1/responses", json={"model": "a", "input": "x"})
+    assert_openai_error(responses, 503, code="queue_full")
     echo.turnstile.release()
     echo.turnstile.release()
     assert [r.status_code for r in await asyncio.gather(running, queued)] == [200, 200]
