@@ -3,15 +3,15 @@ in the Jina / Cohere shape llama-server also answers, for models that can rank."
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from fastapi import APIRouter, Depends, Request
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..deps import HoshikageDep, log_unknown_fields, require_api_key
 from ..disconnect import until_disconnected
-from ..openai.protocol import _duration_or_none
 from ..schema_docs import ERROR_RESPONSES
+from ..wire import KeepAlive
 
 router = APIRouter(tags=["extras"], dependencies=[Depends(require_api_key)],
                    responses=ERROR_RESPONSES)
@@ -29,7 +29,7 @@ class RerankRequest(BaseModel):
     documents: list[str | TextDocument] = Field(min_length=1)
     top_n: int | None = Field(None, ge=1)
     return_documents: bool = False
-    keep_alive: Annotated[float | None, BeforeValidator(_duration_or_none)] = None
+    keep_alive: KeepAlive = None
 
     def texts(self) -> list[str]:
         return [d if isinstance(d, str) else d.text for d in self.documents]

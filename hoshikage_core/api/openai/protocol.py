@@ -8,18 +8,16 @@ are built as plain dicts where they are produced.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
-    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 
-from ...config.durations import parse_duration
 from ...errors import InvalidRequestError
 from ...serving import (
     ANY_OBJECT,
@@ -32,6 +30,7 @@ from ...serving import (
     checked_schema,
 )
 from ...types import ChatMessage
+from ..wire import KeepAlive
 
 __all__ = [
     "ChatCompletionRequest",
@@ -101,10 +100,6 @@ class StreamOptions(_Open):
     include_usage: bool = False
 
 
-def _duration_or_none(value: object) -> float | None:
-    return None if value is None else parse_duration(value)
-
-
 class SamplingFields(_Open):
     """Fields shared by chat and text completions."""
 
@@ -125,7 +120,7 @@ class SamplingFields(_Open):
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = None
-    keep_alive: Annotated[float | None, BeforeValidator(_duration_or_none)] = Field(
+    keep_alive: KeepAlive = Field(
         None, description="Hoshikage/Ollama extension: how long the model stays loaded "
                     "after this request (instead of its idle_timeout)")
 
@@ -335,7 +330,7 @@ class EmbeddingRequest(_Open):
     encoding_format: Literal["float", "base64"] = "float"
     dimensions: int | None = Field(None, ge=1)
     user: str | None = None
-    keep_alive: Annotated[float | None, BeforeValidator(_duration_or_none)] = None
+    keep_alive: KeepAlive = None
 
     def inputs(self) -> list[str | list[int]]:
         items = self.input

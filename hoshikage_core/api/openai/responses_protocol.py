@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from ...errors import InvalidRequestError
 from ...serving import (
@@ -26,7 +26,7 @@ from ...serving import (
     checked_schema,
 )
 from ...types import ChatMessage
-from .protocol import _duration_or_none
+from ..wire import KeepAlive
 
 __all__ = ["ResponsesRequest", "input_messages"]
 
@@ -103,7 +103,7 @@ class ResponsesRequest(_Open):
     store: bool | None = None
     metadata: dict[str, str] | None = None
     previous_response_id: str | None = None
-    keep_alive: Annotated[float | None, BeforeValidator(_duration_or_none)] = Field(
+    keep_alive: KeepAlive = Field(
         None, description="Hoshikage extension: how long the model stays loaded after this "
         "request")
 
