@@ -227,6 +227,7 @@ async def test_api_keys_protect_everything_but_health(tmp_path: Path) -> None:
         transport = httpx.ASGITransport(app=create_app(hk))
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             assert (await http.get("/health")).status_code == 200
+            assert (await http.head("/")).status_code == 200  # clients' "is it up?" probe
             error = assert_openai_error(await http.get("/v1/models"), 401,
                                         code="invalid_api_key")
             assert error["type"] == "authentication_error"
