@@ -7,7 +7,8 @@ import asyncio
 import json
 import logging
 import math
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -15,7 +16,8 @@ from sse_starlette import EventSourceResponse
 
 from ..errors import HoshikageError
 
-__all__ = ["Waiting", "dumps", "open_stream", "sse_response", "stream_failure"]
+__all__ = ["Waiting", "drain", "dumps", "open_patiently", "open_stream", "sse_response",
+           "stream_failure"]
 
 log = logging.getLogger(__name__)
 
@@ -41,15 +43,7 @@ async def open_stream(events: AsyncGenerator[T, None]) -> tuple[T, AsyncGenerato
     here, before any byte is sent, so they reach the client as an HTTP error
     status rather than inside a 200 stream.
     """
-    try:
-        first = await events.__anext__()
-    except StopAsyncIteration:
-        await events.aclose()
-        raise HoshikageError("the stream produced nothing") from None
-    except BaseException:
-        await events.aclose()
-        raise
-    return first, events
+    return await _first(events, events.__anext__()), events
 
 
 async def open_patiently(
@@ -62,18 +56,36 @@ async def open_patiently(
     error then arrives inside the stream).
     """
     first = asyncio.ensure_future(events.__anext__())
-    done, _ = await asyncio.wait([first], timeout=patience)
+    try:
+        done, _ = await asyncio.wait([first], timeout=patience)
+    except BaseException:  # cancelled (the client left): stop the generation too
+        first.cancel()
+        await asyncio.wait([first])
+        await events.aclose()
+        raise
     if not done:
         waiting = _after_waiting(first, events, patience)
         return await waiting.__anext__(), waiting  # started: closing it cleans up
+    return await _first(events, first), cast(AsyncGenerator[T | Waiting, None], events)
+
+
+async def _first(events: AsyncGenerator[T, None], first: Awaitable[T]) -> T:
+    """The first event; if there is none, or it fails, the stream is closed."""
     try:
-        return first.result(), cast(AsyncGenerator[T | Waiting, None], events)
+        return await first
     except StopAsyncIteration:
         await events.aclose()
         raise HoshikageError("the stream produced nothing") from None
     except BaseException:
         await events.aclose()
         raise
+
+
+async def drain(events: AsyncGenerator[T, None], feed: Callable[[T], object]) -> None:
+    """Feed every event to ``feed`` (a dialect's fold, for an answer sent whole)."""
+    async with aclosing(events):
+        async for event in events:
+            feed(event)
 
 
 async def _after_waiting(first: asyncio.Future[T], events: AsyncGenerator[T, None],

@@ -53,3 +53,13 @@ async def test_an_early_error_is_raised_before_the_stream_starts() -> None:
 
     with pytest.raises(InvalidRequestError):
         await open_patiently(failing(), patience=60)
+
+
+async def test_a_client_leaving_before_the_first_event_stops_the_generation() -> None:
+    gate, closed = asyncio.Event(), []
+    opening = asyncio.ensure_future(open_patiently(gated(gate, closed), patience=3600))
+    await asyncio.sleep(0)  # it waits for the first event
+    opening.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await opening
+    assert closed

@@ -4,7 +4,6 @@ Anthropic's shapes (what the ``anthropic`` SDK and Claude Code expect)."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -14,7 +13,7 @@ from ...serving import ChatEvent
 from ..deps import HoshikageDep, log_exchange, log_unknown_fields, require_api_key
 from ..disconnect import until_disconnected
 from ..schema_docs import STREAM_RESPONSES, error_responses
-from ..streaming import Waiting, open_patiently, sse_response
+from ..streaming import Waiting, drain, open_patiently, sse_response
 from .errors import AnthropicErrorResponse, anthropic_error
 from .message import MessageFold
 from .protocol import CountTokensRequest, MessagesRequest
@@ -37,14 +36,9 @@ async def messages(body: MessagesRequest, http_request: Request,
     fold = MessageFold(name, show_thinking=body.shows_thinking())
 
     if not body.stream:
-        async def whole() -> dict[str, Any]:
-            async with aclosing(hoshikage.stream_chat(request)) as events:
-                async for event in events:
-                    fold.feed(event)
-            return fold.message
-        message = await until_disconnected(http_request, whole())
-        log_exchange(hoshikage, "output", message["content"])
-        return JSONResponse(message)
+        await until_disconnected(http_request, drain(hoshikage.stream_chat(request), fold.feed))
+        log_exchange(hoshikage, "output", fold.message["content"])
+        return JSONResponse(fold.message)
 
     server = hoshikage.config.server
     first, rest = await until_disconnected(

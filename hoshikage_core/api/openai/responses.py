@@ -5,7 +5,6 @@ and the OpenAI Agents SDK speak), and the responses kept for
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request
@@ -17,7 +16,7 @@ from ...types import ChatMessage
 from ..deps import HoshikageDep, log_exchange, log_unknown_fields, require_api_key
 from ..disconnect import until_disconnected
 from ..schema_docs import ERROR_RESPONSES, STREAM_RESPONSES, error_responses
-from ..streaming import Waiting, open_patiently, sse_response
+from ..streaming import Waiting, drain, open_patiently, sse_response
 from .response_fold import ResponseFold
 from .response_store import ResponseStore, StoredResponse
 from .responses_protocol import NamedFunction, ResponsesRequest
@@ -90,15 +89,10 @@ async def create_response(body: ResponsesRequest, http_request: Request,
             store.put(StoredResponse(fold.response, [*turns, *fold.history()]))
 
     if not body.stream:
-        async def whole() -> dict[str, Any]:
-            async with aclosing(hoshikage.stream_chat(request)) as events:
-                async for event in events:
-                    fold.feed(event)
-            return fold.response
-        response = await until_disconnected(http_request, whole())
-        log_exchange(hoshikage, "output", response["output_text"])
+        await until_disconnected(http_request, drain(hoshikage.stream_chat(request), fold.feed))
+        log_exchange(hoshikage, "output", fold.response["output_text"])
         keep()
-        return JSONResponse(response)
+        return JSONResponse(fold.response)
 
     server = hoshikage.config.server
     first, rest = await until_disconnected(
