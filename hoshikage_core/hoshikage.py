@@ -160,9 +160,10 @@ class Hoshikage:
         """What the model's backend can do (503 if it cannot run here)."""
         return self.models.capabilities(model)
 
-    async def load(self, model: str) -> ModelInfo:
-        """Load now, through the same queue and limits as requests."""
-        return await self.models.load(model)
+    async def load(self, model: str, *, keep_alive: float | None = None) -> ModelInfo:
+        """Load now, through the same queue and limits as requests; the model then stays
+        loaded for ``keep_alive`` seconds (Ollama's preload), else its idle_timeout."""
+        return await self.models.load(model, keep_alive=keep_alive)
 
     async def unload(self, model: str) -> ModelInfo:
         """Unload once the model's running requests have finished."""

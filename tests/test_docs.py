@@ -113,7 +113,8 @@ def test_chat_openai_example_streams_an_answer(server: RunningServer) -> None:
     ("tools.py", r"model called get_weather\(\{'city': '.+', 'unit': '(celsius|fahrenheit)'\}\)"),
     ("embeddings.py", r"\d\.\d{3}  The cat sat on the mat\."),
     ("claude_messages.py", r"\n\[(end_turn|max_tokens)\]\n"
-                           r"model called get_weather\(\{'city': '.+'\}\) \[tool_use\]\nmodel said: "),
+                           r"model called get_weather\(\{'city': '.+'\}\) \[tool_use\]\n"
+                           r"model said: "),
     ("responses.py", r"answer: .+\nfollow-up: .+\ntokens: \d+ in \(\d+ cached\), \d+ out\n"
                      r"model called get_weather\(\{'city': '.+'\}\)\nmodel said: "),
     ("agent.py", r"step 0: get_(weather|time)\(\{'city': '(Paris|Tokyo|Lima)'\}\) -> .+"

@@ -15,6 +15,12 @@ from .anthropic.errors import anthropic_error
 from .errors import install_error_handlers
 from .extras import rerank, templates, tokens
 from .middleware import BodySizeLimit, RequestContext
+from .ollama import chat as ollama_chat
+from .ollama import embed as ollama_embed
+from .ollama import generate as ollama_generate
+from .ollama import models as ollama_models
+from .ollama import unsupported as ollama_unsupported
+from .ollama.errors import ollama_error
 from .openai import chat, completions, embeddings, models, responses
 from .openai.response_store import ResponseStore
 from .ops import admin, health, metrics, ui
@@ -62,10 +68,11 @@ def create_app(
     )
     app.state.hoshikage = instance
     app.state.responses = ResponseStore(instance.config.server.responses_store)
-    install_error_handlers(app, [("/v1/messages", anthropic_error)])
+    install_error_handlers(app, [("/v1/messages", anthropic_error), ("/api/", ollama_error)])
     install_openapi(app)
     for module in (health, models, chat, completions, responses, embeddings, messages, rerank,
-                   tokens, templates, admin, metrics):
+                   tokens, templates, admin, metrics, ollama_models, ollama_chat,
+                   ollama_generate, ollama_embed, ollama_unsupported):
         app.include_router(module.router)
     server = instance.config.server
     if server.ui:

@@ -7,7 +7,7 @@ import os
 import signal
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -18,6 +18,7 @@ from .output import err_console, fail
 from .progress import LoadBars
 
 if TYPE_CHECKING:
+    from ..config.schema import ServerConfig
     from ..hoshikage import Hoshikage
 
 __all__ = ["read_config", "run"]
@@ -73,8 +74,6 @@ def run(config_path: str | None, host: str | None, port: int | None, log_level: 
       hoshikage run --config examples/hoshikage.toml --port 8080
       HOSHIKAGE_CONFIG=~/hoshikage.toml hoshikage run --log-format json
     """
-    import uvicorn
-
     from ..api.fast_start import FastStartApp
     from ..hoshikage import Hoshikage
     from ..ops.logs import configure_logging
@@ -104,8 +103,10 @@ def run(config_path: str | None, host: str | None, port: int | None, log_level: 
         f"{m.id} ({', '.join(m.aliases)})" if m.aliases else m.id for m in hoshikage.list_models()
     )
     browser = " (status and chat page: open it in a browser)" if server.ui else ""
-    click.echo(f"Hoshikage {__version__} on http://{server.host}:{server.port}{browser}\n"
-               f"  models: {names or 'none'}", err=True)
+    ollama = (f"\n  also on http://{server.host}:{server.ollama_port} (ollama_port, for Ollama "
+              "clients)" if server.ollama_port not in (None, server.port) else "")
+    click.echo(f"Hoshikage {__version__} on http://{server.host}:{server.port}{browser}"
+               f"{ollama}\n  models: {names or 'none'}", err=True)
     # The decode engine needs the GIL for a moment between llama.cpp steps; hand it
     # over sooner than the default 5 ms when the event loop is busy writing streams.
     sys.setswitchinterval(0.0005)
@@ -113,7 +114,38 @@ def run(config_path: str | None, host: str | None, port: int | None, log_level: 
     # re-raises the signal: by then all is stopped and unloaded, so exit 0.
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, _exit_cleanly)
-    uvicorn.run(app, host=server.host, port=server.port, log_level=log_level,
-                log_config=None, access_log=False,  # our logging; our access lines
-                timeout_graceful_shutdown=None if math.isinf(server.shutdown_timeout)
-                else int(math.ceil(server.shutdown_timeout)))
+    serve(app, server, log_level)
+
+
+def serve(app: Any, server: ServerConfig, log_level: str) -> None:
+    """Serve ``app`` with uvicorn on ``server.port``, and on ``server.ollama_port`` too
+    when it is set: one server, one app, two sockets."""
+    import uvicorn
+
+    settings: dict[str, Any] = {
+        "host": server.host, "log_level": log_level,
+        "log_config": None, "access_log": False,  # our logging; our access lines
+        "timeout_graceful_shutdown": None if math.isinf(server.shutdown_timeout)
+        else int(math.ceil(server.shutdown_timeout))}
+    if server.ollama_port is None or server.ollama_port == server.port:
+        uvicorn.run(app, port=server.port, **settings)
+        return
+    config = uvicorn.Config(app, port=server.port, **settings)
+    second = uvicorn.Config(app, port=server.ollama_port, **settings)
+    sockets = [config.bind_socket()]  # each logs its address; exits if it cannot bind
+    try:
+        sockets.append(second.bind_socket())
+    except SystemExit:
+        click.echo(f"hoshikage: cannot listen on ollama_port {server.ollama_port} (is Ollama "
+                   "itself running there?)", err=True)
+        raise
+    uvicorn_server = uvicorn.Server(config)
+    try:
+        uvicorn_server.run(sockets=sockets)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for sock in sockets:
+            sock.close()
+    if not uvicorn_server.started:
+        sys.exit(3)  # uvicorn's exit status for a failed startup, as uvicorn.run

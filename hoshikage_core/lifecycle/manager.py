@@ -151,12 +151,12 @@ class ModelManager:
 
     # -- admin -----------------------------------------------------------------
 
-    async def load(self, name_or_alias: str) -> ModelInfo:
+    async def load(self, name_or_alias: str, *, keep_alive: float | None = None) -> ModelInfo:
         """Load a model now (through the same queue and limits as requests); it then
-        stays loaded for its ``idle_timeout``."""
+        stays loaded for ``keep_alive`` seconds if given, else its ``idle_timeout``."""
         model = self.get(name_or_alias)
         await self._admission.acquire(model)
-        self._admission.release(model, None, None)
+        self._admission.release(model, None, keep_alive)
         return self._info(model)
 
     async def unload(self, name_or_alias: str) -> ModelInfo:

@@ -37,7 +37,7 @@ def _asset(name: str) -> bytes:
     return files("hoshikage_core.api").joinpath("ui").joinpath(name).read_bytes()
 
 
-@router.get("/")
+@router.api_route("/", methods=["GET", "HEAD"])  # HEAD: clients' "is it up?" (Claude Code)
 async def page() -> Response:
     return Response(_asset("index.html"), media_type="text/html; charset=utf-8",
                     headers=HEADERS)
