@@ -25,7 +25,40 @@ from hoshikage_core.types import (
     Seq,
 )
 
-__all__ = ["add_constraint", "to_gbnf"]
+__all__ = ["add_constraint", "convertible", "to_gbnf"]
+
+# keys that describe a value without constraining it
+ANNOTATIONS = frozenset({"description", "title", "examples", "default", "$comment",
+                         "deprecated", "readOnly", "writeOnly"})
+SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
+SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+SUBSCHEMAS = ("items", "additionalProperties", "not", "contains")
+
+
+def convertible(schema: Any) -> Any:
+    """``schema`` as llama-cpp-python's converter takes it: a schema with annotations
+    only (``{"description": ...}``: any value, as in JSON Schema; Claude Code's tools
+    have such parameters) becomes ``{}``, which the converter reads as any value."""
+    if not isinstance(schema, dict):
+        return schema
+    if schema and set(schema) <= ANNOTATIONS:
+        return {}
+    out = dict(schema)
+    for key in SUBSCHEMA_MAPS:
+        if isinstance(out.get(key), dict):
+            out[key] = {name: convertible(sub) for name, sub in out[key].items()}
+    for key in SUBSCHEMA_LISTS:
+        if isinstance(out.get(key), list):
+            out[key] = [convertible(sub) for sub in out[key]]
+    for key in SUBSCHEMAS:
+        if key in out:
+            out[key] = convertible(out[key])
+    # the converter reads an empty schema here as none: say "anything" its way
+    if out.get("items") == {}:
+        del out["items"]
+    if out.get("additionalProperties") == {}:
+        out["additionalProperties"] = True
+    return out
 
 
 def _literal(text: str) -> str:
@@ -51,7 +84,8 @@ class _Compiler:
             return _literal(node.text) if node.text else '""'
         if isinstance(node, Json):
             self._schemas += 1
-            schema = self._json.resolve_refs(dict(node.schema), f"schema{self._schemas}")
+            schema = self._json.resolve_refs(convertible(dict(node.schema)),
+                                             f"schema{self._schemas}")
             return self._json.visit(schema, f"json{self._schemas}")
         if isinstance(node, CharRange):
             chars = node.chars.replace("\\", "\\\\").replace("]", "\\]").replace("\n", "\\n")

@@ -29,6 +29,7 @@ from hoshikage_core.types import (
 
 from .embedding import EmbeddingContext, declares_rank_pooling
 from .engine import BatchEngine, Job
+from .grammar import convertible
 from .options import LlamaCppOptions
 from .runtime import Runtime
 from .sampling import build_sampler
@@ -199,7 +200,7 @@ class LlamaCppModel:
         if request.json_schema is None:
             return None
         try:
-            return _grammar_for(json.dumps(request.json_schema, sort_keys=True))
+            return _grammar_for(json.dumps(convertible(request.json_schema), sort_keys=True))
         except Exception as exc:
             raise InvalidRequestError(
                 f"This JSON schema cannot be turned into a grammar: {exc}",

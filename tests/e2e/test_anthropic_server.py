@@ -90,6 +90,10 @@ def test_a_tool_use_round_trip(client: anthropic.Anthropic) -> None:
     assert follow_up.stop_reason in ("end_turn", "max_tokens", "tool_use")
     any_call = client.messages.create(**{**body, "tool_choice": {"type": "any"}})
     assert any_call.stop_reason == "tool_use"
+    loose = {"name": "run", "description": "Runs a script.", "input_schema": {  # Claude
+        "type": "object", "properties": {"args": {"description": "Any value."}}}}  # Code's
+    other = client.messages.create(**{**body, "tools": [WEATHER, loose]})
+    assert other.stop_reason == "tool_use"
 
 
 def test_thinking_comes_as_thinking_blocks(client: anthropic.Anthropic) -> None:
@@ -143,6 +147,19 @@ def test_count_tokens_matches_usage_and_ignores_the_billing_header(
     again = client.messages.create(model="default", max_tokens=3, messages=ASK, system=system,
                                    **GREEDY).usage
     assert (again.cache_read_input_tokens or 0) >= counted.input_tokens - 1  # all reused
+
+
+def test_a_system_turn_mid_conversation_becomes_a_reminder(
+        client: anthropic.Anthropic) -> None:
+    """Claude Code's mid-conversation-system beta puts a system turn after the user's."""
+    turns: list[Any] = [{"role": "user", "content": "Hi"},
+                        {"role": "system", "content": "Be brief."}]
+    as_sent = client.messages.count_tokens(model="default", messages=turns)
+    merged = client.messages.count_tokens(model="default", messages=[{
+        "role": "user", "content": "Hi\n<system-reminder>\nBe brief.\n</system-reminder>"}])
+    assert as_sent.input_tokens == merged.input_tokens
+    reply = client.messages.create(model="default", max_tokens=3, messages=turns, **GREEDY)
+    assert reply.stop_reason in ("end_turn", "max_tokens")
 
 
 def test_errors_in_anthropics_shape(client: anthropic.Anthropic,

@@ -51,7 +51,8 @@ class Block(_Open):
 
 
 class MessageIn(_Open):
-    role: Literal["user", "assistant"]
+    role: Literal["user", "assistant", "system"]
+    """``system`` mid-conversation: Claude Code's ``mid-conversation-system`` beta."""
     content: str | list[Block]
 
 
@@ -129,13 +130,8 @@ class CountTokensRequest(_Open):
     def _system(self) -> list[ChatMessage]:
         system = self.system
         if isinstance(system, list):
-            texts = []
-            for j, block in enumerate(system):
-                if block.type != "text" or block.text is None:
-                    raise InvalidRequestError(f"system[{j}] is of type '{block.type}'; system "
-                                              "blocks must be text", param=f"system[{j}].type")
-                texts.append(without_billing_header(block.text))
-            system = "\n".join(t for t in texts if t)
+            system = "\n".join(t for t in (without_billing_header(text) for text in
+                                           _texts(system, "system")) if t)
         elif system is not None:
             system = without_billing_header(system)
         return [ChatMessage(role="system", content=system)] if system else []
@@ -184,7 +180,10 @@ def _tool_choice(choice: ToolChoiceIn | None) -> tuple[ToolChoice | None, bool |
 
 def _conversation(messages: list[MessageIn]) -> list[ChatMessage]:
     """Anthropic turns as chat turns: a user turn's tool results become ``tool`` turns
-    (before its text), an assistant turn's ``tool_use`` blocks its tool calls."""
+    (before its text), an assistant turn's ``tool_use`` blocks its tool calls. A
+    ``system`` turn mid-conversation is told to the model as Claude Code does without
+    that beta, a ``<system-reminder>`` in the user's turn (templates take system
+    messages only first); consecutive user turns are one turn, as Anthropic reads them."""
     names: dict[str, str] = {}  # tool_use id -> the function it called
     out: list[ChatMessage] = []
     for i, message in enumerate(messages):
@@ -192,9 +191,34 @@ def _conversation(messages: list[MessageIn]) -> list[ChatMessage]:
                   if isinstance(message.content, str) else message.content)
         if message.role == "assistant":
             out.append(_assistant(blocks, i, names))
+        elif message.role == "system":
+            reminder = without_billing_header("\n".join(_texts(blocks, f"messages[{i}].content")))
+            out.append(ChatMessage(role="user",
+                                   content=f"<system-reminder>\n{reminder}\n</system-reminder>"))
         else:
             out.extend(_user(blocks, i, names))
+    return _joined_user_turns(out)
+
+
+def _joined_user_turns(turns: list[ChatMessage]) -> list[ChatMessage]:
+    out: list[ChatMessage] = []
+    for turn in turns:
+        if out and turn.role == "user" and out[-1].role == "user":
+            out[-1] = ChatMessage(role="user", content=f"{out[-1].content}\n{turn.content}")
+        else:
+            out.append(turn)
     return out
+
+
+def _texts(blocks: list[Block], where: str) -> list[str]:
+    """The texts of system blocks (which must all be text)."""
+    texts = []
+    for j, block in enumerate(blocks):
+        if block.type != "text" or block.text is None:
+            raise InvalidRequestError(f"{where}[{j}] is of type '{block.type}'; system "
+                                      "blocks must be text", param=f"{where}[{j}].type")
+        texts.append(block.text)
+    return texts
 
 
 def _assistant(blocks: list[Block], i: int, names: dict[str, str]) -> ChatMessage:
