@@ -87,6 +87,10 @@ def test_function_calls_and_their_outputs(client: openai.OpenAI) -> None:
     named = client.responses.create(**{**body, "tool_choice": {"type": "function",
                                                                "name": "get_weather"}})
     assert [i.type for i in named.output] == ["function_call"]
+    grouped = client.responses.create(**{**body, "tools": [{  # Codex CLI groups its tools
+        "type": "namespace", "name": "weather", "description": "Weather tools.",
+        "tools": [WEATHER]}]})
+    assert [(i.name, i.namespace) for i in grouped.output] == [("get_weather", "weather")]
     follow_up = client.responses.create(model="hermes", tools=[WEATHER], max_output_tokens=8,
                                         input=[{"role": "user", "content": "Weather in Paris?"},
                                                calls[0].model_dump(exclude_none=True),

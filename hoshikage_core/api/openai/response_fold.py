@@ -39,9 +39,12 @@ class ResponseFold:
     """Feed chat events; get stream events back, and the response so far.
 
     ``echo`` holds the request's settings a response repeats (instructions, tools,
-    tool_choice, temperature ...)."""
+    tool_choice, temperature ...); ``namespaces`` the namespace of functions offered
+    in one."""
 
-    def __init__(self, model: str, echo: dict[str, Any]) -> None:
+    def __init__(self, model: str, echo: dict[str, Any],
+                 namespaces: dict[str, str] | None = None) -> None:
+        self._namespaces = namespaces or {}
         self.response: dict[str, Any] = {
             "id": _id("resp"), "object": "response", "created_at": int(time.time()),
             "status": "in_progress", "model": model, "output": [], "output_text": "",
@@ -62,6 +65,8 @@ class ResponseFold:
         if isinstance(event, ToolCallStart):
             item = {"id": _id("fc"), "type": "function_call", "status": "in_progress",
                     "call_id": event.id, "name": event.name, "arguments": ""}
+            if event.name in self._namespaces:
+                item["namespace"] = self._namespaces[event.name]
             return self._close() + self._begin(item)
         if isinstance(event, ToolCallArguments) and self._open is not None:
             self._open["arguments"] += event.arguments

@@ -81,7 +81,7 @@ async def create_response(body: ResponsesRequest, http_request: Request,
     name = hoshikage.canonical_name(request.model)
     http_request.state.hoshikage_model = name
     log_exchange(hoshikage, "prompt", body.input)
-    fold = ResponseFold(name, _echo(body))
+    fold = ResponseFold(name, _echo(body), body.namespaces())
 
     def keep() -> None:
         if body.store is not False:

@@ -57,11 +57,14 @@ class Item(_Open):
 
 
 class FunctionTool(_Open):
+    """A function tool, or a ``namespace`` grouping function tools (Codex CLI sends one)."""
+
     type: str
     name: str | None = Field(None, min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.-]+$")
     description: str | None = None
     parameters: dict[str, Any] | None = None
     strict: bool | None = None
+    tools: list[FunctionTool] | None = None
 
 
 class NamedFunction(_Open):
@@ -126,17 +129,27 @@ class ResponsesRequest(_Open):
             reasoning_effort="high" if effort == "xhigh" else effort,
         )
 
+    def namespaces(self) -> dict[str, str]:
+        """The namespace of each function offered inside one (for its calls' items)."""
+        return {inner.name: tool.name for tool in self.tools or () if tool.type == "namespace"
+                and tool.name for inner in tool.tools or () if inner.name}
+
     def _tools(self) -> tuple[ToolSpec, ...]:
-        specs = []
+        specs: list[ToolSpec] = []
         for i, tool in enumerate(self.tools or ()):
-            if tool.type != "function":
-                raise InvalidRequestError(
-                    f"tools[{i}] is of type '{tool.type}'; Hoshikage runs function tools only "
-                    "(the client runs them)", param=f"tools[{i}].type")
-            if not tool.name:
-                raise InvalidRequestError(f"tools[{i}] needs a name", param=f"tools[{i}].name")
-            specs.append(ToolSpec(tool.name, tool.description, tool.parameters
-                                  or {"type": "object", "properties": {}}))
+            if tool.type != "namespace":
+                specs.append(_function(tool, f"tools[{i}]"))
+                continue
+            for j, inner in enumerate(tool.tools or ()):  # a group: its functions, by name
+                spec = _function(inner, f"tools[{i}].tools[{j}]")
+                described = f"{tool.description}\n{spec.description or ''}".strip() \
+                    if tool.description else spec.description
+                specs.append(ToolSpec(spec.name, described, spec.parameters))
+        names = [spec.name for spec in specs]
+        if len(set(names)) < len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise InvalidRequestError(f"tools offer the function {twice[0]!r} twice",
+                                      param="tools")
         return tuple(specs)
 
     def _tool_choice(self) -> ToolChoice | None:
@@ -159,6 +172,17 @@ class ResponsesRequest(_Open):
             raise InvalidRequestError("text.format of type 'json_schema' needs a 'schema'",
                                       param="text.format.schema")
         return checked_schema(answer_format.schema_, param="text.format.schema")
+
+
+def _function(tool: FunctionTool, where: str) -> ToolSpec:
+    if tool.type != "function":
+        raise InvalidRequestError(
+            f"{where} is of type '{tool.type}'; Hoshikage runs function tools only (the "
+            "client runs them)", param=f"{where}.type")
+    if not tool.name:
+        raise InvalidRequestError(f"{where} needs a name", param=f"{where}.name")
+    return ToolSpec(tool.name, tool.description,
+                    tool.parameters or {"type": "object", "properties": {}})
 
 
 def input_messages(given: str | list[Item]) -> list[ChatMessage]:
