@@ -25,7 +25,7 @@ from hoshikage_core.types import (
     Seq,
 )
 
-__all__ = ["add_constraint", "convertible", "to_gbnf"]
+__all__ = ["add_constraint", "check_nesting", "convertible", "to_gbnf"]
 
 # keys that describe a value without constraining it
 ANNOTATIONS = frozenset({"description", "title", "examples", "default", "$comment",
@@ -33,17 +33,25 @@ ANNOTATIONS = frozenset({"description", "title", "examples", "default", "$commen
 SUBSCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions")
 SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
 SUBSCHEMAS = ("items", "additionalProperties", "not", "contains")
+# llama-cpp-python's converter writes a bound of n as n nested optional groups, which
+# llama.cpp parses recursively: Claude Code's maxLength 524288 overflowed the thread's
+# stack and killed the server. Larger bounds are left to the client to check.
+MAX_BOUND = 256
+BOUNDS = ("maxLength", "minLength", "maxItems", "minItems")
+MAX_NESTING = 1000  # groups inside groups a grammar may have (llama.cpp recurses on them)
 
 
 def convertible(schema: Any) -> Any:
     """``schema`` as llama-cpp-python's converter takes it: a schema with annotations
     only (``{"description": ...}``: any value, as in JSON Schema; Claude Code's tools
-    have such parameters) becomes ``{}``, which the converter reads as any value."""
+    have such parameters) becomes ``{}``, which the converter reads as any value;
+    length and count bounds above ``MAX_BOUND`` are dropped."""
     if not isinstance(schema, dict):
         return schema
     if schema and set(schema) <= ANNOTATIONS:
         return {}
-    out = dict(schema)
+    out = {key: value for key, value in schema.items() if not (
+        key in BOUNDS and isinstance(value, int) and value > MAX_BOUND)}
     for key in SUBSCHEMA_MAPS:
         if isinstance(out.get(key), dict):
             out[key] = {name: convertible(sub) for name, sub in out[key].items()}
@@ -120,12 +128,43 @@ def to_gbnf(constraint: Constraint) -> str:
     return _Compiler().grammar(constraint.grammar)
 
 
+def check_nesting(gbnf: str, param: str) -> None:
+    """A 400 for a grammar nested too deeply for llama.cpp's recursive parser (which
+    would crash the process, not fail)."""
+    depth = deepest = 0
+    quoted = in_class = escaped = False
+    for char in gbnf:
+        if escaped:
+            escaped = False
+        elif char == "\\" and (quoted or in_class):
+            escaped = True
+        elif quoted:
+            quoted = char != '"'
+        elif in_class:
+            in_class = char != "]"
+        elif char == '"':
+            quoted = True
+        elif char == "[":
+            in_class = True
+        elif char == "(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == ")":
+            depth -= 1
+    if deepest > MAX_NESTING:
+        raise InvalidRequestError(
+            f"This schema makes a grammar nested {deepest} levels deep; llama.cpp takes at "
+            f"most {MAX_NESTING}. Simplify the schema.", param=param)
+
+
 def add_constraint(sampler: Any, model: Any, constraint: Constraint) -> None:
     """Add ``constraint`` to a ``LlamaSampler`` chain (lazily, if it has triggers)."""
     from llama_cpp.llama_grammar import LlamaGrammar
 
+    gbnf = to_gbnf(constraint)
+    check_nesting(gbnf, "tools")
     try:
-        grammar = LlamaGrammar.from_string(to_gbnf(constraint), verbose=False)
+        grammar = LlamaGrammar.from_string(gbnf, verbose=False)
     except Exception as exc:
         raise InvalidRequestError(f"These tools cannot be turned into a grammar: {exc}",
                                   param="tools") from exc

@@ -29,7 +29,7 @@ from hoshikage_core.types import (
 
 from .embedding import EmbeddingContext, declares_rank_pooling
 from .engine import BatchEngine, Job
-from .grammar import convertible
+from .grammar import check_nesting, convertible
 from .options import LlamaCppOptions
 from .runtime import Runtime
 from .sampling import build_sampler
@@ -41,9 +41,11 @@ log = logging.getLogger(__name__)
 
 @lru_cache(maxsize=64)
 def _grammar_for(schema_json: str) -> Any:
-    from llama_cpp.llama_grammar import LlamaGrammar
+    from llama_cpp.llama_grammar import LlamaGrammar, json_schema_to_gbnf
 
-    return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+    gbnf = json_schema_to_gbnf(schema_json)
+    check_nesting(gbnf, "response_format")
+    return LlamaGrammar.from_string(gbnf, verbose=False)
 
 
 class LlamaCppModel:
@@ -201,6 +203,8 @@ class LlamaCppModel:
             return None
         try:
             return _grammar_for(json.dumps(convertible(request.json_schema), sort_keys=True))
+        except InvalidRequestError:
+            raise
         except Exception as exc:
             raise InvalidRequestError(
                 f"This JSON schema cannot be turned into a grammar: {exc}",

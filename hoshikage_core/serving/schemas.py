@@ -22,4 +22,7 @@ def checked_schema(schema: Mapping[str, Any], *, param: str) -> dict[str, Any]:
     except SchemaError as exc:
         raise InvalidRequestError(f"{param} is not a valid JSON schema: {exc.message}",
                                   param=param) from None
+    except RecursionError:
+        raise InvalidRequestError(f"{param} is nested too deeply to check", param=param) \
+            from None
     return dict(schema) or ANY_OBJECT

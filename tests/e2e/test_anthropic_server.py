@@ -91,7 +91,8 @@ def test_a_tool_use_round_trip(client: anthropic.Anthropic) -> None:
     any_call = client.messages.create(**{**body, "tool_choice": {"type": "any"}})
     assert any_call.stop_reason == "tool_use"
     loose = {"name": "run", "description": "Runs a script.", "input_schema": {  # Claude
-        "type": "object", "properties": {"args": {"description": "Any value."}}}}  # Code's
+        "type": "object", "properties": {"args": {"description": "Any value."},  # Code's
+                                         "script": {"type": "string", "maxLength": 524288}}}}
     other = client.messages.create(**{**body, "tools": [WEATHER, loose]})
     assert other.stop_reason == "tool_use"
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from pydantic import BaseModel
@@ -168,6 +169,23 @@ def test_errors(client: openai.OpenAI) -> None:
         client.responses.create(model="default", input=[{"role": "user", "content": [
             {"type": "input_image", "image_url": "https://example.com/a.png"}]}])
     assert image.value.body["param"] == "input[0].content[0].type"  # type: ignore[index]
+
     with pytest.raises(openai.NotFoundError) as missing:
         client.responses.create(model="nope", input="x")
     assert missing.value.body["code"] == "model_not_found"  # type: ignore[index]
+
+
+@pytest.mark.parametrize("depth", [100, 600])
+def test_deeply_nested_schemas_are_400s_not_crashes(dialect_server: RunningServer,
+                                                    depth: int) -> None:
+    """Sent as text: Python's own encoder would give up before the server does."""
+    schema = '{"type": "array", "items": ' * depth + '{"type": "string"}' + "}" * depth
+    body = ('{"model": "default", "input": "x", "max_output_tokens": 2, "text": {"format": '
+            '{"type": "json_schema", "name": "deep", "schema": ' + schema + "}}}")
+    reply = httpx.post(f"{dialect_server.url}/v1/responses", content=body, timeout=120,
+                       headers={"content-type": "application/json"})
+    if depth == 100:  # deep, but within what llama.cpp parses
+        assert reply.status_code == 200, reply.text
+    else:
+        assert reply.status_code == 400, reply.text
+    assert httpx.get(f"{dialect_server.url}/health").status_code == 200
