@@ -88,9 +88,9 @@ def test_unroutable_server_times_out_instead_of_hanging() -> None:
 @pytest.mark.real_model
 def test_a_name_the_upstream_answers_to_but_does_not_list_loads(
         upstream_server: RunningServer) -> None:
-    """'default' is an alias there: GET /models lists only 'tiny'."""
+    """'default' is an alias there: GET /models lists only the names, 'tiny' and 'ranker'."""
     listed = httpx.get(f"{upstream_server.url}/v1/models").json()["data"]
-    assert [m["id"] for m in listed] == ["tiny"]
+    assert [m["id"] for m in listed] == ["tiny", "ranker"]
 
     async def check(hk: Hoshikage) -> Any:
         return await hk.complete("Hello", model="remote", max_tokens=3, logit_bias=NO_EOS)
@@ -114,7 +114,7 @@ def test_an_unknown_upstream_model_loads_with_a_warning_and_requests_get_404(
     caplog.set_level("WARNING", logger="hoshikage_upstream.upstream")
     info, error = run(config, check)
     assert info.state.value == "ready"  # the list is a hint: the request decides
-    assert "does not list model 'no-such-model' (it lists: tiny)" in caplog.text
+    assert "does not list model 'no-such-model' (it lists: tiny, ranker)" in caplog.text
     assert (error.status_code, error.code) == (404, "model_not_found")
     assert "no-such-model" in error.message
 
