@@ -29,12 +29,17 @@ __all__ = ["EmbeddingContext", "declares_rank_pooling"]
 RANK_POOLING = 4  # LLAMA_POOLING_TYPE_RANK, in GGUF's <arch>.pooling_type
 
 
-def declares_rank_pooling(path: Path) -> bool:
-    """Whether the GGUF at ``path`` is a reranker (it declares rank pooling)."""
+def declared_pooling(path: Path) -> int | None:
+    """The pooling the GGUF at ``path`` declares (``<arch>.pooling_type``), if any."""
     from hoshikage_core.kit.gguf import read_gguf_header
 
     declared = read_gguf_header(path).arch_value("pooling_type")
-    return declared is not None and int(declared) == RANK_POOLING
+    return None if declared is None else int(declared)
+
+
+def declares_rank_pooling(path: Path) -> bool:
+    """Whether the GGUF at ``path`` is a reranker (it declares rank pooling)."""
+    return declared_pooling(path) == RANK_POOLING
 
 MAX_EMBEDDING_CONTEXT = 8192
 
@@ -84,12 +89,9 @@ class EmbeddingContext:
 
     @staticmethod
     def _pooling(llama_cpp: Any, path: Path) -> int:
-        from hoshikage_core.kit.gguf import read_gguf_header
-
-        header = read_gguf_header(path)
-        declared = header.arch_value("pooling_type")
-        if declared is not None and int(declared) != llama_cpp.LLAMA_POOLING_TYPE_NONE:
-            return int(declared)
+        declared = declared_pooling(path)
+        if declared is not None and declared != llama_cpp.LLAMA_POOLING_TYPE_NONE:
+            return declared
         return int(llama_cpp.LLAMA_POOLING_TYPE_MEAN)
 
     @property

@@ -129,9 +129,8 @@ class ResponseFold:
                                    content_index=0, part=dict(part)))
         assert self._open is not None
         self._open["content"][0]["text"] += text
-        kind_name = "reasoning_text" if kind == "reasoning" else "output_text"
-        extra: dict[str, Any] = {} if kind == "reasoning" else {"logprobs": []}
-        out.append(self._event(f"response.{kind_name}.delta", **self._where(),
+        name, extra = _text_events(kind)
+        out.append(self._event(f"response.{name}.delta", **self._where(),
                                content_index=0, delta=text, **extra))
         return out
 
@@ -150,13 +149,12 @@ class ResponseFold:
             out.append(self._event("response.function_call_arguments.done", **self._where(),
                                    arguments=item["arguments"], name=item["name"]))
         else:
-            part = item["content"][0]
-            kind_name = "reasoning_text" if item["type"] == "reasoning" else "output_text"
-            extra: dict[str, Any] = {} if item["type"] == "reasoning" else {"logprobs": []}
-            out.append(self._event(f"response.{kind_name}.done", **self._where(),
-                                   content_index=0, text=part["text"], **extra))
+            content = item["content"][0]
+            name, extra = _text_events(item["type"])
+            out.append(self._event(f"response.{name}.done", **self._where(),
+                                   content_index=0, text=content["text"], **extra))
             out.append(self._event("response.content_part.done", **self._where(),
-                                   content_index=0, part=dict(part)))
+                                   content_index=0, part=dict(content)))
         item["status"] = "completed"
         out.append(self._event("response.output_item.done", output_index=self._index(),
                                item=_copy(item)))
@@ -177,6 +175,14 @@ class ResponseFold:
 
     def _snapshot(self) -> dict[str, Any]:
         return {**self.response, "output": [_copy(i) for i in self.response["output"]]}
+
+
+def _text_events(item_type: str) -> tuple[str, dict[str, Any]]:
+    """The part name of a reasoning or message item's text events, and their extra
+    fields (message text carries ``logprobs``)."""
+    if item_type == "reasoning":
+        return "reasoning_text", {}
+    return "output_text", {"logprobs": []}
 
 
 def _copy(item: dict[str, Any]) -> dict[str, Any]:
