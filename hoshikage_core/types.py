@@ -210,6 +210,10 @@ class Usage:
     """Prompt tokens found in the backend's cache rather than evaluated again."""
     reasoning_tokens: int = 0
     """Completion tokens the model spent thinking (counted by Hoshikage's chat service)."""
+    draft_tokens: int = 0
+    """Tokens the backend proposed by speculative decoding and checked with the model."""
+    accepted_draft_tokens: int = 0
+    """Of ``draft_tokens``, those the model wrote (each saved a decode step)."""
 
     @property
     def total_tokens(self) -> int:

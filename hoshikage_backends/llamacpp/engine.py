@@ -30,7 +30,10 @@ from hoshikage_core.kit.text import TokenTextStream
 from hoshikage_core.types import Chunk, FinishReason, Usage
 
 from .logprobs import token_logprob
+from .prefix_reuse import PrefixReuse
+from .prompt_cache import HostPromptCache
 from .runtime import Runtime
+from .speculation import DecodeCost, NgramDrafter, best_draft_length, expected_tokens, verify
 
 __all__ = ["BatchEngine", "Job"]
 
@@ -49,6 +52,9 @@ class Job:
     cancelled: threading.Event = field(default_factory=threading.Event)
     generated: int = 0
     reused: int = 0  # prompt tokens found in the slot's KV cache (not evaluated again)
+    drafted: int = 0  # speculative draft tokens evaluated
+    accepted: int = 0  # of those, tokens the model wrote
+    drafter: NgramDrafter | None = None  # speculative drafts, or None to decode one by one
     # set by submit(): chunks go straight to the consumer's event loop, once per step
     loop: asyncio.AbstractEventLoop | None = None
     inbox: asyncio.Queue[Any] | None = None
@@ -64,25 +70,20 @@ class Slot:
     job: Job | None = None
     pending: list[int] = field(default_factory=list)  # tokens to evaluate next
     output_row: int = -1  # where this slot's logits are in the last batch, or -1
+    draft: list[int] = field(default_factory=list)  # drafted tokens in the last batch
     last_used: float = 0.0
-
-
-def common_prefix(a: list[int], b: list[int]) -> int:
-    n = 0
-    for x, y in zip(a, b):
-        if x != y:
-            break
-        n += 1
-    return n
 
 
 class BatchEngine:
     """Runs the decode loop for one model on its own thread."""
 
-    def __init__(self, runtime: Runtime, piece: Callable[[int], bytes], name: str) -> None:
+    def __init__(self, runtime: Runtime, piece: Callable[[int], bytes], name: str, *,
+                 host_cache: HostPromptCache | None = None) -> None:
         self._rt = runtime
         self._piece = piece
         self._slots = [Slot(seq_id=i) for i in range(runtime.parallel)]
+        self.reuse = PrefixReuse(runtime, host_cache)
+        self.cost = DecodeCost()
         self._waiting: deque[Job] = deque()
         self._outbox: dict[asyncio.AbstractEventLoop, list[tuple[Job, Any]]] = defaultdict(list)
         self._outbox_lock = threading.Lock()
@@ -157,7 +158,9 @@ class BatchEngine:
                         self._finish(slot, error=BackendError("the model was unloaded"))
                     self._flush()
                     return
-                self._admit()
+                free = sum(1 for s in self._slots if s.job is None)
+                joining = [self._waiting.popleft() for _ in range(min(free, len(self._waiting)))]
+            self._admit(joining)  # outside the lock: restoring a prompt copies its cells
             for slot in self._active():
                 if slot.job is not None and slot.job.cancelled.is_set():
                     self._finish(slot)
@@ -177,20 +180,11 @@ class BatchEngine:
     def _active(self) -> list[Slot]:
         return [s for s in self._slots if s.job is not None]
 
-    def _admit(self) -> None:
-        """Put waiting jobs into free slots, reusing cached prompt prefixes."""
-        while self._waiting:
-            free = [s for s in self._slots if s.job is None]
-            if not free:
-                return
-            job = self._waiting.popleft()
-            slot = max(free, key=lambda s: (common_prefix(s.cached, job.prompt), -s.last_used))
-            keep = min(common_prefix(slot.cached, job.prompt), len(job.prompt) - 1)
-            memory = self._rt.context.memory
-            if not self._rt.lib.llama_memory_seq_rm(memory, slot.seq_id, keep, -1):
-                self._rt.lib.llama_memory_seq_rm(memory, slot.seq_id, -1, -1)
-                keep = 0
-            slot.cached = slot.cached[:keep]
+    def _admit(self, joining: list[Job]) -> None:
+        """Put jobs into free slots with the longest computed prefix of their prompts."""
+        self.reuse.new_round()
+        for job in joining:
+            slot, keep = self.reuse.place(job.prompt, self._slots)
             slot.pending = job.prompt[keep:]
             slot.job, job.reused = job, keep
 
@@ -199,43 +193,103 @@ class BatchEngine:
         batch = rt.batch.batch
         n = 0
         budget = rt.n_batch
-        # generating slots first (one token each), then prompt chunks in the room left
+        self._plan_drafts(active)
+        # generating slots first (their token and any draft), then prompt chunks in the
+        # room left
         for slot in sorted(active, key=lambda s: len(s.pending) > 1):
             slot.output_row = -1
-            take = slot.pending[:budget - n] if len(slot.pending) > 1 else slot.pending
+            generating = len(slot.pending) == 1
+            take = slot.pending + slot.draft if generating else slot.pending[:budget - n]
             if not take or n + len(take) > budget:
+                slot.draft = []
                 continue
             position = len(slot.cached)
+            first_row = n
             for i, token in enumerate(take):
                 batch.token[n] = token
                 batch.pos[n] = position + i
                 batch.n_seq_id[n] = 1
                 batch.seq_id[n][0] = slot.seq_id
-                batch.logits[n] = False
+                batch.logits[n] = generating
                 n += 1
             slot.cached.extend(take)
-            slot.pending = slot.pending[len(take):]
+            slot.pending = slot.pending[len(take):] if not generating else []
             if not slot.pending:  # the whole prompt (or the new token) is in: sample after
                 batch.logits[n - 1] = True
-                slot.output_row = n - 1
+                slot.output_row = first_row if generating else n - 1
         batch.n_tokens = n
+        started = time.perf_counter()
         status = lib.llama_decode(rt.context.ctx, batch)
         if status != 0:
             raise RuntimeError(f"llama_decode returned {status} for {n} tokens")
+        lib.llama_synchronize(rt.context.ctx)
+        self.cost.observe(n, time.perf_counter() - started)
         for slot in active:
             if slot.output_row >= 0:
-                self._sample(slot)
+                self._verify(slot)
 
-    def _sample(self, slot: Slot) -> None:
+    def _plan_drafts(self, active: list[Slot]) -> None:
+        """Give each generating slot the draft that makes this step write the most
+        tokens per second (often none), within the batch, its context and its
+        max_tokens."""
+        generating = [s for s in active if len(s.pending) == 1]
+        rows, written = len(generating), float(len(generating))
+        line = self.cost.line()
+        for slot in generating:
+            slot.draft = []
+            job = slot.job
+            if job is None or job.drafter is None:
+                continue
+            room = min(self._rt.n_batch - rows, self._rt.n_ctx_seq - len(slot.cached) - 1,
+                       job.max_tokens - job.generated - 1)
+            proposal = job.drafter.propose(room)
+            if not proposal:
+                continue
+            acceptance = job.drafter.acceptance
+            paying = (best_draft_length(acceptance, line, rows, written, len(proposal))
+                      if line is not None else 0)  # no cost measured yet: until then, none
+            length = max(paying, min(job.drafter.min_draft, len(proposal)))
+            if length == 0 and line is not None and job.drafter.probe():
+                length = 1
+            slot.draft = proposal[:length]
+            rows += length
+            written += expected_tokens(acceptance, length) - 1
+
+    def _verify(self, slot: Slot) -> None:
+        """Sample the slot's next token, and the drafted tokens after it while the
+        sampler agrees with them (see :func:`speculation.verify`)."""
+        job = slot.job
+        assert job is not None
+        first, draft = slot.output_row, slot.draft
+        accepted, token = verify(
+            draft, lambda row: int(job.sampler.sample(self._rt.context, first + row)),
+            lambda token, row: self._write(slot, token, first + row))
+        if draft:
+            if job.drafter is not None:
+                job.drafter.record(len(draft), accepted)
+            job.drafted += len(draft)
+            job.accepted += accepted
+            rejected = len(draft) - accepted
+            if rejected:  # their cells follow a token the model did not write
+                self._rt.lib.llama_memory_seq_rm(self._rt.context.memory, slot.seq_id,
+                                                 len(slot.cached) - rejected, -1)
+                del slot.cached[-rejected:]
+        slot.draft = []
+        if slot.job is job:
+            slot.pending = [token]
+
+    def _write(self, slot: Slot, token: int, row: int) -> bool:
+        """Hand one sampled token to its job; False once the job has finished."""
         job = slot.job
         assert job is not None
         rt = self._rt
-        token = int(job.sampler.sample(rt.context, slot.output_row))
         if rt.lib.llama_vocab_is_eog(rt.vocab, token):
             self._finish(slot, reason="stop")
-            return
+            return False
         job.generated += 1
-        logprob = (token_logprob(rt.context.ctx, rt.n_vocab, slot.output_row, token,
+        if job.drafter is not None:
+            job.drafter.append(token)
+        logprob = (token_logprob(rt.context.ctx, rt.n_vocab, row, token,
                                  job.logprobs, self._piece)
                    if job.logprobs is not None else None)
         chunk = job.text.push(self._piece(token), logprob)
@@ -246,7 +300,8 @@ class BatchEngine:
         elif job.generated >= job.max_tokens:
             self._finish(slot, reason="length")
         else:
-            slot.pending = [token]
+            return True
+        return False
 
     def _finish(self, slot: Slot, reason: FinishReason | None = None,
                 error: BaseException | None = None) -> None:
@@ -260,7 +315,9 @@ class BatchEngine:
         elif reason is not None:
             self._emit(job, job.text.finish(reason, Usage(prompt_tokens=len(job.prompt),
                                                           completion_tokens=job.generated,
-                                                          cached_tokens=job.reused)))
+                                                          cached_tokens=job.reused,
+                                                          draft_tokens=job.drafted,
+                                                          accepted_draft_tokens=job.accepted)))
         job.sampler.close()
         self._release(job)
 
@@ -286,6 +343,10 @@ class BatchEngine:
     def _forget(self, slot: Slot) -> None:
         self._rt.lib.llama_memory_seq_rm(self._rt.context.memory, slot.seq_id, -1, -1)
         slot.cached = []
+
+    def close_cache(self) -> None:
+        """Drop the host-memory prompt cache (the model is unloading)."""
+        self.reuse.clear()
 
 
 def _deliver(items: list[tuple[Job, Any]]) -> None:

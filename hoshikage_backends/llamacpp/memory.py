@@ -3,8 +3,9 @@
 Weights (the tensor data, mapped from the file) + KV cache (context length x
 layers x KV heads x head size x cache type) + the compute buffer llama.cpp
 reserves (logits for one micro-batch, or attention scores when they are larger
-and flash attention is off). It matches what llama.cpp allocates, so it errs
-high compared with the resident memory actually touched.
+and flash attention is off) + the host-memory prompt cache at its bound. It
+matches what llama.cpp allocates, so it errs high compared with the resident
+memory actually touched.
 """
 
 from __future__ import annotations
@@ -30,10 +31,11 @@ class MemoryEstimate:
     weights: int
     kv_cache: int
     compute: int
+    prompt_cache: int = 0  # the bound of the host-memory cache (it fills up to it)
 
     @property
     def total(self) -> int:
-        return self.weights + self.kv_cache + self.compute
+        return self.weights + self.kv_cache + self.compute + self.prompt_cache
 
 
 def _per_layer(value: object, n_layers: int) -> list[int]:
@@ -64,4 +66,5 @@ def estimate_memory(path: Path, options: LlamaCppOptions, parallel: int = 1) -> 
     ubatch = min(options.n_batch, _UBATCH)
     scores = 0 if options.flash_attn is True else parallel * n_ctx * n_head  # auto: may be off
     compute = max(n_vocab, scores) * ubatch * 4 + _OVERHEAD
-    return MemoryEstimate(weights=header.tensor_bytes, kv_cache=kv, compute=compute)
+    return MemoryEstimate(weights=header.tensor_bytes, kv_cache=kv, compute=compute,
+                          prompt_cache=options.prompt_cache)

@@ -31,8 +31,10 @@ from .embedding import EmbeddingContext, declares_rank_pooling
 from .engine import BatchEngine, Job
 from .grammar import check_nesting, convertible
 from .options import LlamaCppOptions
+from .prompt_cache import HostPromptCache
 from .runtime import Runtime
 from .sampling import build_sampler
+from .speculation import NgramDrafter
 
 __all__ = ["LlamaCppModel"]
 
@@ -74,7 +76,8 @@ class LlamaCppModel:
         except BaseException:
             self.runtime.close()
             raise
-        self.engine = BatchEngine(self.runtime, self._piece, spec.name)
+        host_cache = HostPromptCache(options.prompt_cache) if options.prompt_cache else None
+        self.engine = BatchEngine(self.runtime, self._piece, spec.name, host_cache=host_cache)
         self.is_reranker = declares_rank_pooling(spec.path)
         self._embedding: EmbeddingContext | None = None
         self._embedding_lock = threading.Lock()
@@ -233,8 +236,11 @@ class LlamaCppModel:
                                 grammar=self._grammar(request),
                                 logit_bias=self._logit_bias(request))
         stops = [*request.stop, *(self._template.stops if request.is_chat else ())]
+        drafter = (NgramDrafter(tokens, self.options.draft_max, self.options.draft_min)
+                   if self.options.speculation == "ngram" else None)
         return Job(prompt=tokens, max_tokens=min(request.max_tokens or room, room),
-                   sampler=sampler, text=TokenTextStream(stops), logprobs=request.logprobs)
+                   sampler=sampler, text=TokenTextStream(stops), logprobs=request.logprobs,
+                   drafter=drafter)
 
     def generate(self, request: GenerationRequest) -> AsyncIterator[Chunk]:
         """Build the job here (may block: template, tokenizer; client errors raise
@@ -261,6 +267,7 @@ class LlamaCppModel:
     def close(self) -> None:
         """Stop the engine and free the context and model now."""
         self.engine.close()
+        self.engine.close_cache()
         with self._embedding_lock:
             if self._embedding is not None:
                 self._embedding.close()

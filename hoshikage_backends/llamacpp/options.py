@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from hoshikage_core.kit.options import BackendOptions
+from hoshikage_core.kit.options import BackendOptions, ByteSize
 from hoshikage_core.kit.templates import NAMED_TEMPLATES
 
 __all__ = ["KV_CACHE_TYPES", "LlamaCppOptions"]
@@ -38,6 +38,15 @@ class LlamaCppOptions(BackendOptions):
         "false, or auto (on, unless this CPU's AMX faults, as in some VMs)")
     use_mmap: bool = True
     use_mlock: bool = False
+    prompt_cache: ByteSize = Field(
+        2 * 2**30, ge=0, description="host memory for prompts evicted from the KV cache "
+        "(restored when a prompt continues one); 0 = off")
+    speculation: Literal["ngram", "off"] = Field(
+        "ngram", description="speculative decoding: ngram drafts tokens from the prompt and "
+        "answer so far (output unchanged); off decodes one token per step")
+    draft_max: int = Field(16, ge=1, le=64, description="most draft tokens per step")
+    draft_min: int = Field(0, ge=0, le=64, description="fewest draft tokens per step when "
+                           "the n-grams offer a draft (0: only as many as pay off)")
     seed: int | None = Field(None, ge=0, description="default sampling seed; None = random")
     chat_format: str | None = Field(None, description="a named template instead of the GGUF's")
     chat_template: str | None = Field(None, min_length=1, description="a Jinja chat template")
@@ -56,6 +65,9 @@ class LlamaCppOptions(BackendOptions):
             raise ValueError(
                 f"type_v = {self.type_v!r}: a quantized V cache needs flash_attn = true"
             )
+        if self.draft_min > self.draft_max:
+            raise ValueError(f"draft_min = {self.draft_min} is more than draft_max = "
+                             f"{self.draft_max}")
         if self.tensor_split is not None and any(x < 0 for x in self.tensor_split):
             raise ValueError("tensor_split: expected non-negative proportions")
         return self

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
 from ..config.loader import describe_validation_error
+from ..config.sizes import parse_size
 from ..types import ModelSpec
 
-__all__ = ["BackendOptions", "OptionsError", "parse_options"]
+__all__ = ["BackendOptions", "ByteSize", "OptionsError", "parse_options"]
+
+def _size_or_zero(value: object) -> int:
+    return 0 if value == 0 and not isinstance(value, bool) or value == "0" else parse_size(value)
+
+
+ByteSize = Annotated[int, BeforeValidator(_size_or_zero)]
+"""Bytes, written as ``"2GiB"``, ``"512MiB"``, ``"8GB"`` or a number; ``0`` too (for "off")."""
 
 OptionsT = TypeVar("OptionsT", bound="BackendOptions")
 

@@ -35,6 +35,10 @@ async def metered(chunks: AsyncIterator[Chunk], metrics: Metrics, model: str,
                 if chunk.usage is not None:
                     metrics.prompt_tokens.labels(model).inc(chunk.usage.prompt_tokens)
                     metrics.generated_tokens.labels(model).inc(chunk.usage.completion_tokens)
+                    metrics.cached_prompt_tokens.labels(model).inc(chunk.usage.cached_tokens)
+                    metrics.draft_tokens.labels(model).inc(chunk.usage.draft_tokens)
+                    metrics.accepted_draft_tokens.labels(model).inc(
+                        chunk.usage.accepted_draft_tokens)
                 yield chunk
     finally:
         if not finished:

@@ -59,6 +59,17 @@ class Metrics:
                                      ["model"], registry=r)
         self.generated_tokens = Counter("hoshikage_generated_tokens", "Tokens generated",
                                         ["model"], registry=r)
+        self.cached_prompt_tokens = Counter(
+            "hoshikage_cached_prompt_tokens",
+            "Prompt tokens whose KV cells were already computed (not evaluated again)",
+            ["model"], registry=r)
+        self.draft_tokens = Counter("hoshikage_draft_tokens",
+                                    "Speculative draft tokens checked by the model", ["model"],
+                                    registry=r)
+        self.accepted_draft_tokens = Counter(
+            "hoshikage_accepted_draft_tokens",
+            "Speculative draft tokens the model wrote (each one saved a decode step)",
+            ["model"], registry=r)
         self.time_to_first_token = Histogram(
             "hoshikage_time_to_first_token_seconds",
             "From a generation's start (slot granted) to its first text", ["model"],
