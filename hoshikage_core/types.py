@@ -60,6 +60,10 @@ class ModelSpec:
     options: Mapping[str, Any] | Any = field(default_factory=dict)
     parallel: int = 1
     """How many generations Hoshikage may run on this model at once (``parallel``)."""
+    draft: ModelSpec | None = None
+    """The model named by ``draft_model``, if set: a smaller model with the same
+    vocabulary whose drafts the backend may check (speculative decoding), loaded
+    with this model (``parallel`` is this model's). Backends may ignore it."""
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,21 @@ def test_openai_feature_examples(server: RunningServer, script: str, expected: s
 
 
 @pytest.mark.real_model
+def test_agent_sessions_example_shows_the_caches_at_work(server: RunningServer) -> None:
+    env = {**os.environ, "HOSHIKAGE_URL": f"{server.url}/v1"}
+    out = subprocess.run([sys.executable, "examples/agent_sessions.py"], cwd=REPO, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    cached = {(name, int(turn)): int(count) for name, turn, count in re.findall(
+        r"session (\w) turn (\d): (\d+) of \d+ prompt tokens cached", out.stdout)}
+    # B's first turn finds the shared system prompt; A's second finds all of its first
+    # turn, although B's turn took the slot in between (restored from host memory)
+    assert cached[("A", 2)] > cached[("B", 1)] > 0, out.stdout
+    accepted = re.search(r"edit: \d+ tokens written, (\d+) drafted tokens accepted", out.stdout)
+    assert accepted and int(accepted.group(1)) > 0, out.stdout
+
+
+@pytest.mark.real_model
 def test_reasoning_example_separates_thinking() -> None:
     out = subprocess.run([sys.executable, "examples/reasoning.py"], cwd=REPO,
                          capture_output=True, text=True, timeout=300)

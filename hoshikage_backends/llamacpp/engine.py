@@ -29,11 +29,19 @@ from hoshikage_core.errors import BackendError
 from hoshikage_core.kit.text import TokenTextStream
 from hoshikage_core.types import Chunk, FinishReason, Usage
 
+from .draft_model import ModelDrafter
 from .logprobs import token_logprob
 from .prefix_reuse import PrefixReuse
 from .prompt_cache import HostPromptCache
 from .runtime import Runtime
-from .speculation import DecodeCost, NgramDrafter, best_draft_length, expected_tokens, verify
+from .speculation import (
+    CURVE_SIZES,
+    DecodeCost,
+    NgramDrafter,
+    best_draft_length,
+    expected_tokens,
+    verify,
+)
 
 __all__ = ["BatchEngine", "Job"]
 
@@ -78,12 +86,14 @@ class BatchEngine:
     """Runs the decode loop for one model on its own thread."""
 
     def __init__(self, runtime: Runtime, piece: Callable[[int], bytes], name: str, *,
-                 host_cache: HostPromptCache | None = None) -> None:
+                 host_cache: HostPromptCache | None = None,
+                 draft_model: ModelDrafter | None = None) -> None:
         self._rt = runtime
         self._piece = piece
         self._slots = [Slot(seq_id=i) for i in range(runtime.parallel)]
         self.reuse = PrefixReuse(runtime, host_cache)
         self.cost = DecodeCost()
+        self.draft_model = draft_model  # drafts from a second model, else from n-grams
         self._waiting: deque[Job] = deque()
         self._outbox: dict[asyncio.AbstractEventLoop, list[tuple[Job, Any]]] = defaultdict(list)
         self._outbox_lock = threading.Lock()
@@ -234,26 +244,47 @@ class BatchEngine:
         max_tokens."""
         generating = [s for s in active if len(s.pending) == 1]
         rows, written = len(generating), float(len(generating))
-        line = self.cost.line()
+        curve = self.cost.curve(CURVE_SIZES)
+        model = self.draft_model
+        draft_cost = 0.0
+        if model is not None:
+            model_curve = model.cost.curve(len(generating))
+            draft_cost = model_curve[len(generating)] if model_curve is not None else 0.0
+        wanted: list[tuple[Slot, int]] = []
         for slot in generating:
             slot.draft = []
             job = slot.job
             if job is None or job.drafter is None:
                 continue
             room = min(self._rt.n_batch - rows, self._rt.n_ctx_seq - len(slot.cached) - 1,
-                       job.max_tokens - job.generated - 1)
-            proposal = job.drafter.propose(room)
-            if not proposal:
+                       job.max_tokens - job.generated - 1, job.drafter.max_draft,
+                       CURVE_SIZES - rows)
+            if model is not None:
+                job.drafter.from_model()
+                available = room
+            else:
+                slot.draft = job.drafter.propose(room)
+                available = len(slot.draft)
+            if available <= 0:
                 continue
             acceptance = job.drafter.acceptance
-            paying = (best_draft_length(acceptance, line, rows, written, len(proposal))
-                      if line is not None else 0)  # no cost measured yet: until then, none
-            length = max(paying, min(job.drafter.min_draft, len(proposal)))
-            if length == 0 and line is not None and job.drafter.probe():
+            paying = (best_draft_length(acceptance, curve, rows, written, available, draft_cost)
+                      if curve is not None else 0)  # no cost measured yet: until then, none
+            length = max(paying, min(job.drafter.min_draft, available))
+            if length == 0 and curve is not None and job.drafter.probe(len(generating)):
                 length = 1
-            slot.draft = proposal[:length]
+            wanted.append((slot, length))
             rows += length
             written += expected_tokens(acceptance, length) - 1
+        if model is not None:
+            asked = [(slot.seq_id, [*slot.cached, *slot.pending], length)
+                     for slot, length in wanted if length > 0]
+            drafts = model.draft(asked) if asked else {}
+            for slot, _ in wanted:
+                slot.draft = drafts.get(slot.seq_id, [])
+        else:
+            for slot, length in wanted:
+                slot.draft = slot.draft[:length]
 
     def _verify(self, slot: Slot) -> None:
         """Sample the slot's next token, and the drafted tokens after it while the
@@ -343,10 +374,15 @@ class BatchEngine:
     def _forget(self, slot: Slot) -> None:
         self._rt.lib.llama_memory_seq_rm(self._rt.context.memory, slot.seq_id, -1, -1)
         slot.cached = []
+        if self.draft_model is not None:
+            self.draft_model.forget(slot.seq_id)
 
     def close_cache(self) -> None:
-        """Drop the host-memory prompt cache (the model is unloading)."""
+        """Drop the host-memory prompt cache and the draft model (the model is
+        unloading; the engine thread has stopped)."""
         self.reuse.clear()
+        if self.draft_model is not None:
+            self.draft_model.close()
 
 
 def _deliver(items: list[tuple[Job, Any]]) -> None:

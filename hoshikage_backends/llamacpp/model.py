@@ -15,6 +15,7 @@ from hoshikage_core.errors import (
     InvalidRequestError,
     MaxTokensTooLargeError,
 )
+from hoshikage_core.kit.options import parse_options
 from hoshikage_core.kit.templates import CHATML, ChatTemplate, TemplateError
 from hoshikage_core.kit.text import TokenTextStream
 from hoshikage_core.types import (
@@ -27,6 +28,7 @@ from hoshikage_core.types import (
     Relevance,
 )
 
+from .draft_model import ModelDrafter, check_same_vocabulary
 from .embedding import EmbeddingContext, declares_rank_pooling
 from .engine import BatchEngine, Job
 from .grammar import check_nesting, convertible
@@ -71,16 +73,37 @@ class LlamaCppModel:
         self._model = self.runtime.model
         self._vocab = self.runtime.vocab
         self._pieces: dict[int, bytes] = {}
+        drafter: ModelDrafter | None = None
         try:
             self._template = self._chat_template()
+            if spec.draft is not None and options.speculation != "off":
+                drafter = self._draft_model(spec.draft)
         except BaseException:
             self.runtime.close()
             raise
         host_cache = HostPromptCache(options.prompt_cache) if options.prompt_cache else None
-        self.engine = BatchEngine(self.runtime, self._piece, spec.name, host_cache=host_cache)
+        self.engine = BatchEngine(self.runtime, self._piece, spec.name, host_cache=host_cache,
+                                  draft_model=drafter)
         self.is_reranker = declares_rank_pooling(spec.path)
         self._embedding: EmbeddingContext | None = None
         self._embedding_lock = threading.Lock()
+
+    def _draft_model(self, draft: ModelSpec) -> ModelDrafter:
+        """The ``draft_model``'s weights, with a context as long as this model's."""
+        if draft.path is None:
+            raise ValueError(f"draft_model '{draft.name}' has no path")
+        own = parse_options(LlamaCppOptions, draft)
+        options = own.model_copy(update={"n_ctx": self.runtime.n_ctx_seq, "prompt_cache": 0,
+                                         "n_batch": self.runtime.n_batch})
+        runtime = Runtime(draft.path, options, max(1, self.runtime.parallel),
+                          name=f"{self.name} (draft model {draft.name})")
+        try:
+            check_same_vocabulary(self.runtime, runtime, (self.name, draft.name))
+        except BaseException:
+            runtime.close()
+            raise
+        log.info("%s: speculative decoding with draft model %s", self.name, draft.name)
+        return ModelDrafter(runtime)
 
     @property
     def n_ctx(self) -> int:

@@ -39,8 +39,14 @@ def hoshikage_validate_options(model: ModelSpec) -> LlamaCppOptions:
 def hoshikage_estimate_memory(model: ModelSpec) -> int | None:
     if model.path is None:
         return None
-    return estimate_memory(model.path, parse_options(LlamaCppOptions, model),
-                           model.parallel).total
+    options = parse_options(LlamaCppOptions, model)
+    total = estimate_memory(model.path, options, model.parallel).total
+    draft = model.draft
+    if draft is not None and draft.path is not None and options.speculation != "off":
+        draft_options = parse_options(LlamaCppOptions, draft).model_copy(
+            update={"n_ctx": options.n_ctx, "prompt_cache": 0})
+        total += estimate_memory(draft.path, draft_options, model.parallel).total
+    return total
 
 
 @hookimpl

@@ -21,12 +21,20 @@ from .runtime import Runtime
 if TYPE_CHECKING:
     from .engine import Slot
 
-__all__ = ["MIN_GAIN", "MIN_SAVE", "PrefixReuse", "ReuseCounts"]
+__all__ = ["MIN_GAIN", "MIN_SAVE", "PrefixReuse", "ReuseCounts", "worth_copying"]
 
 log = logging.getLogger(__name__)
 
-MIN_GAIN = 16  # tokens another source must add over the slot's own cells to be worth it
-MIN_SAVE = 16  # fewer lost tokens than this are not worth saving
+MIN_GAIN = 4  # tokens another source must add over the slot's own cells to be worth it
+MIN_SAVE = 4  # fewer lost tokens than this are not worth saving
+# Saving or restoring copies a whole sequence (for an 8B model about 128 KB a token);
+# evaluating a token costs far more than copying one, but not 32 times more, on a GPU
+COPY_PER_EVAL = 32
+
+
+def worth_copying(tokens: int, gained: int, least: int) -> bool:
+    """Whether copying a sequence of ``tokens`` to keep ``gained`` tokens pays."""
+    return gained >= max(least, tokens // COPY_PER_EVAL)
 
 
 @dataclass
@@ -74,7 +82,7 @@ class PrefixReuse:
             keep = self._trim(target, copy_length)
             self.counts.copied += keep
             return target, keep
-        if (entry is not None and host_length >= own + MIN_GAIN
+        if (entry is not None and worth_copying(len(entry.tokens), host_length - own, MIN_GAIN)
                 and target.seq_id not in self._copy_sources):  # a restore writes at once
             self._save(target, own)
             if restore_sequence(self._rt.lib, self._rt.context.ctx, target.seq_id, entry):
@@ -108,7 +116,8 @@ class PrefixReuse:
     def _save(self, slot: Slot, keep: int) -> None:
         """Keep ``slot``'s sequence in the host cache before its cells from ``keep`` on
         are overwritten (if that loses enough to be worth it)."""
-        if (self.host is None or len(slot.cached) - keep < MIN_SAVE
+        if (self.host is None or not worth_copying(len(slot.cached), len(slot.cached) - keep,
+                                                    MIN_SAVE)
                 or self.host.covers(slot.cached)):
             return
         if slot.seq_id in self._copy_sources:  # its buffer is copied at the next decode:

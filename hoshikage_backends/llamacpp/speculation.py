@@ -22,16 +22,19 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-__all__ = ["NGRAM_SIZES", "DecodeCost", "NgramDrafter", "best_draft_length", "expected_tokens",
-           "verify"]
+__all__ = ["CURVE_SIZES", "MODEL", "NGRAM_SIZES", "DecodeCost", "NgramDrafter", "best_draft_length",
+           "expected_tokens", "verify"]
 
 NGRAM_SIZES = (4, 3, 2)  # tried longest first: a longer match predicts better
 _DECAY = 0.95  # weight of older drafts in the acceptance estimate
 # before any draft: hits and misses assumed per n-gram size (a longer match is surer),
 # and after a draft that was written whole (copying tends to go on)
+MODEL = 0  # the "n-gram size" of a draft model's drafts, in the acceptance records
 _PRIOR = {(4, False): (3.0, 1.0), (3, False): (2.0, 1.0), (2, False): (1.0, 1.0),
-          (4, True): (8.0, 1.0), (3, True): (6.0, 1.0), (2, True): (4.0, 1.0)}
+          (4, True): (4.0, 1.0), (3, True): (3.0, 1.0), (2, True): (2.0, 1.0),
+          (MODEL, False): (2.0, 1.0), (MODEL, True): (4.0, 1.0)}
 _DRAFT_SIZES = 64  # decodes up to this many tokens tell what a draft's rows cost
+CURVE_SIZES = 2 * _DRAFT_SIZES  # how far the engine asks for the cost curve
 _PROBE_FIRST, _PROBE_MAX = 4, 64  # steps between one-token probes while drafting does not pay
 
 
@@ -81,6 +84,10 @@ class NgramDrafter:
                 return tokens[start:start + limit]
         return []
 
+    def from_model(self) -> None:
+        """The next draft comes from a draft model: estimate and record it as such."""
+        self._size = MODEL
+
     @property
     def acceptance(self) -> float:
         """The estimated chance that the next drafted token is written, given that the
@@ -89,12 +96,14 @@ class NgramDrafter:
         hits, misses = self._record[self._size, self._whole]
         return hits / (hits + misses)
 
-    def probe(self) -> bool:
-        """Whether to try a one-token draft although longer ones do not pay now."""
+    def probe(self, streams: int = 1) -> bool:
+        """Whether to try a one-token draft although longer ones do not pay now. With
+        ``streams`` generations in the batch, each probes that much less often: a
+        probe's row costs the whole batch a share of a step."""
         if self._probe_in > 0:
             self._probe_in -= 1
             return False
-        self._probe_in = self._probe_every
+        self._probe_in = self._probe_every * max(1, streams)
         return True
 
     def record(self, drafted: int, accepted: int) -> None:
@@ -107,47 +116,48 @@ class NgramDrafter:
         counts[1] = counts[1] * fade + (accepted < drafted)
         self._whole = accepted == drafted
         if accepted:
-            self._probe_every, self._probe_in = _PROBE_FIRST, 0
+            self._probe_every = _PROBE_FIRST
         else:
             self._probe_every = min(self._probe_every * 2, _PROBE_MAX)
-            self._probe_in = self._probe_every
+            self._probe_in = max(self._probe_in, self._probe_every)
 
 
 class DecodeCost:
-    """Seconds one ``llama_decode`` of ``n`` tokens takes on this machine, as a line
-    ``fixed + per_token * n`` fitted to the engine's recent decodes."""
+    """Seconds one ``llama_decode`` of ``n`` tokens takes on this machine, from the
+    engine's recent decodes of up to 64 tokens (a prompt's larger batches run faster
+    kernels per token, and drafts never reach them). Between sizes it has seen it
+    interpolates; beyond them it follows the nearest two. The cost is not a line: on
+    a CPU a few more rows cost more per row in a small batch than in a larger one."""
 
     def __init__(self) -> None:
-        self._buckets: dict[int, tuple[float, float]] = {}  # bucket -> (mean n, mean s)
-
-    @staticmethod
-    def _bucket(n: int) -> int:
-        return n if n <= 32 else 32 + n.bit_length()  # exact when small, then by doubling
+        self._buckets: dict[int, tuple[float, float]] = {}  # n -> (n, mean seconds)
 
     def observe(self, n: int, seconds: float) -> None:
-        key = self._bucket(n)
-        old = self._buckets.get(key)
-        self._buckets[key] = ((n, seconds) if old is None else
-                              (0.8 * old[0] + 0.2 * n, 0.8 * old[1] + 0.2 * seconds))
+        if n > _DRAFT_SIZES:
+            return
+        old = self._buckets.get(n)
+        self._buckets[n] = (n, seconds if old is None else 0.8 * old[1] + 0.2 * seconds)
 
-    def line(self) -> tuple[float, float] | None:
-        """``(fixed, per_token)`` for batches of up to 64 tokens (a prompt's larger
-        batches run faster kernels per token, and drafts never reach them), or None
-        before any decode. From one size only, a guess: each extra token costs half
-        a step, as on a CPU."""
-        points = [p for p in self._buckets.values() if p[0] <= _DRAFT_SIZES]
+    def curve(self, up_to: int) -> list[float] | None:
+        """Seconds for every batch size from 0 to ``up_to``, or None before any
+        decode. From one size only, a guess: each token past the first costs half a
+        step, as on a CPU."""
+        points = sorted(self._buckets.values())
         if not points:
             return None
         if len(points) == 1:
             n, seconds = points[0]
-            return seconds / (1 + n), seconds / (1 + n)
-        mean_n = sum(n for n, _ in points) / len(points)
-        mean_s = sum(s for _, s in points) / len(points)
-        spread = sum((n - mean_n) ** 2 for n, _ in points)
-        slope = sum((n - mean_n) * (s - mean_s) for n, s in points) / spread
-        slope = max(slope, 0.0)
-        fixed = max(mean_s - slope * mean_n, 1e-6)
-        return fixed, slope
+            per = seconds / (1 + n)
+            return [per * (1 + k) for k in range(up_to + 1)]
+        out = []
+        i = 0
+        for k in range(up_to + 1):
+            while i < len(points) - 2 and k > points[i + 1][0]:
+                i += 1
+            (n0, s0), (n1, s1) = points[i], points[i + 1]
+            slope = max((s1 - s0) / (n1 - n0), 0.0)
+            out.append(max(s0 + slope * (k - n0), 1e-6))
+        return out
 
 
 def expected_tokens(acceptance: float, length: int) -> float:
@@ -156,16 +166,17 @@ def expected_tokens(acceptance: float, length: int) -> float:
     return sum(acceptance ** i for i in range(length + 1))
 
 
-def best_draft_length(acceptance: float, cost: tuple[float, float], batch_tokens: int,
-                      batch_yield: float, limit: int) -> int:
+def best_draft_length(acceptance: float, curve: Sequence[float], batch_tokens: int,
+                      batch_yield: float, limit: int, draft_cost: float = 0.0) -> int:
     """The draft length (0 to ``limit``) that writes the most tokens per second in a
     batch that, without it, has ``batch_tokens`` rows and writes ``batch_yield``
-    tokens (this slot's next token included)."""
-    fixed, per_token = cost
-    best, best_rate = 0, batch_yield / (fixed + per_token * batch_tokens)
+    tokens (this slot's next token included). ``curve[n]``: seconds to decode ``n``
+    tokens (:meth:`DecodeCost.curve`, long enough); ``draft_cost``: seconds to draft
+    one token (a draft model's decode; nothing for prompt lookup)."""
+    best, best_rate = 0, batch_yield / curve[batch_tokens]
     for length in range(1, limit + 1):
         rate = ((batch_yield - 1 + expected_tokens(acceptance, length))
-                / (fixed + per_token * (batch_tokens + length)))
+                / (curve[batch_tokens + length] + draft_cost * length))
         if rate > best_rate:
             best, best_rate = length, rate
     return best

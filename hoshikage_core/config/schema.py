@@ -139,6 +139,9 @@ class ModelConfig(_Table):
     max_tokens_limit: int | None = Field(None, ge=1)
     max_n: int | None = Field(None, ge=1, le=128)
     preload: bool = False
+    draft_model: str | None = Field(None, min_length=1)
+    """Another configured model (same backend, same vocabulary) that drafts tokens for
+    this one to check: speculative decoding with a second, smaller model."""
     chat_template_kwargs: dict[str, Any] = Field(default_factory=dict)
     """Extra chat template variables (e.g. ``enable_thinking = false``); a request's
     own ``chat_template_kwargs`` win."""
@@ -217,7 +220,31 @@ class HoshikageConfig(_Table):
                         "model names and aliases must be unique"
                     )
                 owner[alias] = name
+        for name, model in self.models.items():
+            draft = model.draft_model
+            if draft is None:
+                continue
+            target = owner.get(draft)
+            if target is None:
+                raise ValueError(f"models.{name}.draft_model: expected the name of another "
+                                 f"configured model; there is no model '{draft}' (models: "
+                                 f"{', '.join(self.models)})")
+            if target == name:
+                raise ValueError(f"models.{name}.draft_model: a model cannot draft for "
+                                 "itself; name a smaller model with the same vocabulary")
+            if self.models[target].backend != model.backend:
+                raise ValueError(
+                    f"models.{name}.draft_model: '{draft}' uses backend "
+                    f"'{self.models[target].backend}', this model '{model.backend}'; a "
+                    "draft model must use the same backend")
         return self
+
+    def draft_of(self, name: str) -> str | None:
+        """The name of the model that drafts for model ``name``, if any."""
+        draft = self.models[name].draft_model
+        if draft is None:
+            return None
+        return next(n for n, m in self.models.items() if draft in (n, *m.aliases))
 
     def effective(self, name: str) -> EffectiveModelSettings:
         """Model ``name``'s settings with ``[defaults]`` filled in."""

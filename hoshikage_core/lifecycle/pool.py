@@ -4,6 +4,7 @@ threads, the plugins, and the background tasks loads and unloads run in."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 from collections.abc import Callable, Mapping
 from concurrent.futures import Executor
@@ -38,6 +39,12 @@ class ModelPool:
         self.models = {name: ManagedModel(name, model, config.effective(name),
                                           options.get(name))
                        for name, model in config.models.items()}
+        for name, managed in self.models.items():
+            draft = config.draft_of(name)
+            if draft is not None:  # its weights load with this model, as part of it
+                own = self.models[draft].spec
+                managed.spec = dataclasses.replace(managed.spec, draft=dataclasses.replace(
+                    own, parallel=managed.spec.parallel))
         self._names = {alias: name for name, model in config.models.items()
                        for alias in (name, *model.aliases)}
         self._order = itertools.count()

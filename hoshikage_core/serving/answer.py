@@ -199,4 +199,6 @@ def _joined(usages: list[Usage], spent: int, thought: int) -> Usage:
         return Usage(0, spent, reasoning_tokens=thought)
     last = usages[-1]
     return Usage(max(0, last.prompt_tokens - spent), spent + last.completion_tokens,
-                 max(0, last.cached_tokens - spent), reasoning_tokens=thought)
+                 max(0, last.cached_tokens - spent), reasoning_tokens=thought,
+                 draft_tokens=sum(u.draft_tokens for u in usages),
+                 accepted_draft_tokens=sum(u.accepted_draft_tokens for u in usages))

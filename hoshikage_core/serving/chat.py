@@ -277,4 +277,6 @@ def total_usage(usages: list[Usage]) -> Usage:
     if not usages:
         return Usage(0, 0)
     return Usage(usages[0].prompt_tokens, sum(u.completion_tokens for u in usages),
-                 usages[0].cached_tokens, sum(u.reasoning_tokens for u in usages))
+                 usages[0].cached_tokens, sum(u.reasoning_tokens for u in usages),
+                 sum(u.draft_tokens for u in usages),
+                 sum(u.accepted_draft_tokens for u in usages))

@@ -51,9 +51,12 @@ class CompletionService:
                         usages.setdefault(choice.prompt_index, []).append(usage)
                         yield ChoiceEnd(index, chunk.finish_reason or "stop", usage)
                         break
+        every = [x for u in usages.values() for x in u]
         yield StreamEnd(Usage(sum(u[0].prompt_tokens for u in usages.values()),
-                              sum(x.completion_tokens for u in usages.values() for x in u),
-                              sum(u[0].cached_tokens for u in usages.values())))
+                              sum(x.completion_tokens for x in every),
+                              sum(u[0].cached_tokens for u in usages.values()),
+                              draft_tokens=sum(x.draft_tokens for x in every),
+                              accepted_draft_tokens=sum(x.accepted_draft_tokens for x in every)))
 
     async def answer(self, request: TextRequest) -> TextResult:
         """The whole completion: the fold of :meth:`stream`."""

@@ -193,7 +193,9 @@ async def test_n_choices_and_its_limits(http: httpx.AsyncClient) -> None:
     assert [c["index"] for c in reply["choices"]] == [0, 1]
     assert reply["usage"] == {"prompt_tokens": 3, "completion_tokens": 6, "total_tokens": 9,
                               "prompt_tokens_details": {"cached_tokens": 0},
-                              "completion_tokens_details": {"reasoning_tokens": 0}}
+                              "completion_tokens_details": {
+                                  "reasoning_tokens": 0, "accepted_prediction_tokens": 0,
+                                  "rejected_prediction_tokens": 0}}
     error = assert_openai_error(await http.post("/v1/chat/completions", json={**CHAT, "n": 17}),
                                 400)
     assert error["param"] == "n"

@@ -161,6 +161,23 @@ def test_a_prefix_another_slot_is_using_is_copied(bundled_model_path: Path) -> N
         reference.close()
 
 
+def assert_same_greedy(got: list[Chunk], reference: list[Chunk]) -> None:
+    """Token for token the same (both asked with ``logprobs=4``), except where the
+    reference had a near tie: a row's logits round a little differently when the row
+    is in a batch of another shape (a few hundredths of a logprob here, growing over
+    the tokens after), so a token of the reference's top four within 0.3 of the most
+    likely one may take its place. That is the only allowed difference; after it the
+    texts part."""
+    ours = [t for c in got for t in c.logprobs]
+    theirs = [t for c in reference for t in c.logprobs]
+    for i, (a, b) in enumerate(zip(ours, theirs)):
+        if a.token != b.token:
+            close = {t.token for t in b.top if b.top[0].logprob - t.logprob < 0.3}
+            assert a.token in close, (i, a, b)
+            return
+    assert len(ours) == len(theirs)
+
+
 @pytest.fixture(scope="module")
 def plain(bundled_model_path: Path) -> Iterator[LlamaCppModel]:
     m = model(bundled_model_path, 3, speculation="off", prompt_cache=0)
@@ -194,8 +211,8 @@ def test_greedy_output_is_the_same_with_speculation(plain: LlamaCppModel,
     if "logprobs" in fields:
         for a, b in zip(with_drafts, without):
             assert [t.token for t in a.logprobs] == [t.token for t in b.logprobs]
-            assert [round(t.logprob, 2) for t in a.logprobs] == \
-                [round(t.logprob, 2) for t in b.logprobs]
+            # a row computed in a batch of several rounds a little differently
+            assert all(abs(x.logprob - y.logprob) < 0.1 for x, y in zip(a.logprobs, b.logprobs))
     usage = with_drafts[-1].usage
     assert usage is not None and usage.accepted_draft_tokens > 0  # drafts were used
     assert usage.completion_tokens == without[-1].usage.completion_tokens  # type: ignore[union-attr]
@@ -203,6 +220,8 @@ def test_greedy_output_is_the_same_with_speculation(plain: LlamaCppModel,
 
 def test_greedy_streams_decoded_together_keep_their_output(plain: LlamaCppModel,
                                                            drafting: LlamaCppModel) -> None:
+    """Streams decoded together: drafts change which rows share a batch (and rounding
+    with it, as continuous batching without drafts does)."""
     prompts = [COPY, "Count from 1 to 30, separated by commas.", "Name three colours."]
 
     def run(m: LlamaCppModel) -> list[list[Chunk]]:
@@ -210,12 +229,12 @@ def test_greedy_streams_decoded_together_keep_their_output(plain: LlamaCppModel,
             async def one(text: str) -> list[Chunk]:
                 return [c async for c in m.generate(GenerationRequest(
                     model="m", messages=[ChatMessage(role="user", content=text)],
-                    max_tokens=80, temperature=0))]
+                    max_tokens=80, temperature=0, logprobs=4))]
             return list(await asyncio.gather(*(one(p) for p in prompts)))
         return asyncio.run(main())
 
     for a, b in zip(run(drafting), run(plain)):
-        assert "".join(c.text for c in a) == "".join(c.text for c in b)
+        assert_same_greedy(a, b)
 
 
 def test_sampled_output_keeps_its_distribution(plain: LlamaCppModel,
@@ -243,4 +262,36 @@ def test_sampled_output_keeps_its_distribution(plain: LlamaCppModel,
     assert sum(not copy.startswith(text.strip()) for text in with_drafts) >= 3
     # the same draws; a seed or two may differ where a batch's rounding tips a choice
     assert sum(a == b for a, b in zip(with_drafts, without)) >= 36
-    assert drafting.engine.cost.line() is not None
+    assert drafting.engine.cost.curve(1) is not None
+
+
+def test_a_draft_model_leaves_greedy_output_unchanged(plain: LlamaCppModel,
+                                                      bundled_model_path: Path) -> None:
+    """SmolLM2 drafting for itself (the only real model here): its drafts are nearly
+    always right, which exercises the draft model's path without changing a token."""
+    draft = ModelSpec("d", bundled_model_path, LlamaCppOptions(n_ctx=1024, n_threads=1))
+    with_model = LlamaCppModel(ModelSpec("m", bundled_model_path, parallel=3, draft=draft),
+                               LlamaCppOptions(n_ctx=1024, prompt_cache=0, draft_min=4))
+    try:
+        assert with_model.engine.draft_model is not None
+        for fields in ({"messages": [ChatMessage(role="user", content=COPY)], "max_tokens": 50},
+                       {"prompt": "Once upon a time", "max_tokens": 31, "stop": ["king"]},
+                       {"messages": [ChatMessage(role="user", content="Name three colours.")],
+                        "max_tokens": 40}):
+            request = GenerationRequest(model="m", temperature=0, logprobs=4, **fields)  # type: ignore[arg-type]
+            got = collect(with_model, request)
+            assert_same_greedy(got, collect(plain, request))
+            usage = got[-1].usage
+            assert usage is not None and usage.draft_tokens > 0
+            assert usage.accepted_draft_tokens >= 0.8 * usage.draft_tokens
+    finally:
+        with_model.close()
+
+
+def test_a_draft_model_needs_the_same_vocabulary(bundled_model_path: Path,
+                                                 tiny_gguf_path: Path) -> None:
+    draft = ModelSpec("noise", tiny_gguf_path, LlamaCppOptions(n_ctx=256))
+    with pytest.raises(ValueError, match="draft_model 'noise' cannot draft for 'm': its "
+                                         "vocabulary differs"):
+        LlamaCppModel(ModelSpec("m", bundled_model_path, draft=draft),
+                      LlamaCppOptions(n_ctx=256))

@@ -144,9 +144,9 @@ def test_acceptance_follows_recent_drafts() -> None:
 def test_probes_come_less_often_after_each_miss() -> None:
     drafter = NgramDrafter([], max_draft=4)
 
-    def gap() -> int:
+    def gap(streams: int = 1) -> int:
         steps = 1
-        while not drafter.probe():
+        while not drafter.probe(streams):
             steps += 1
         return steps
 
@@ -160,23 +160,27 @@ def test_probes_come_less_often_after_each_miss() -> None:
     drafter.record(1, 1)  # a hit: probes are frequent again
     gap()
     assert gap() == 5
+    assert gap(streams=4) == 5 and gap(streams=4) == 17  # in a batch of 4, 4 times rarer
 
 
-def test_the_cost_line_fits_the_decodes_seen() -> None:
+def test_the_cost_curve_follows_the_decodes_seen() -> None:
     cost = DecodeCost()
-    assert cost.line() is None
+    assert cost.curve(4) is None
     cost.observe(1, 0.010)
-    assert cost.line() == (0.005, 0.005)  # from one size, a guess: half a step a token
-    for n in (2, 4, 8):
-        cost.observe(n, 0.009 + 0.001 * n)
-    cost.observe(300, 0.1)  # a prompt's batch runs faster kernels: left out of the line
-    fixed, per_token = cost.line() or (0.0, 0.0)
-    assert abs(fixed - 0.009) < 1e-6 and abs(per_token - 0.001) < 1e-7
+    assert cost.curve(3) == [0.005, 0.010, 0.015, 0.020]  # a guess: half a step a token
+    for n, seconds in ((2, 0.014), (4, 0.030), (8, 0.050)):
+        cost.observe(n, seconds)
+    cost.observe(300, 0.1)  # a prompt's batch runs faster kernels: left out
+    curve = cost.curve(12)
+    assert curve is not None
+    assert [round(x, 4) for x in curve[1:5]] == [0.010, 0.014, 0.022, 0.030]  # between points
+    assert round(curve[12], 4) == 0.070  # beyond them, the slope of the last two
+    assert round(curve[0], 4) == 0.006  # before them, of the first two
 
 
 def test_drafts_are_as_long_as_pays_off() -> None:
-    cpu = (0.009, 0.008)  # a small model on a CPU: every row costs nearly a step
-    gpu = (0.010, 0.0001)  # a GPU: rows are almost free
+    cpu = [0.009 + 0.008 * n for n in range(80)]  # a small model on a CPU: every row
+    gpu = [0.010 + 0.0001 * n for n in range(80)]  # costs nearly a step; on a GPU, little
     assert best_draft_length(0.3, cpu, 1, 1.0, 16) == 0
     assert 4 <= best_draft_length(0.95, cpu, 1, 1.0, 16) <= 10
     assert best_draft_length(0.95, gpu, 1, 1.0, 16) == 16

@@ -106,6 +106,35 @@ def test_missing_package_file(tmp_path: Path) -> None:
     assert "models.a.path" in message and "'no_such_pkg_xyz' is not installed" in message
 
 
+def test_draft_model_must_be_another_configured_model(tmp_path: Path,
+                                                      model_file: Path) -> None:
+    def problem(draft: str, backend: str = "llamacpp") -> str:
+        return error_of(write(tmp_path, f"""
+[models.big]
+path = "m.gguf"
+draft_model = "{draft}"
+[models.small]
+path = "m.gguf"
+backend = "{backend}"
+aliases = ["tiny"]
+"""))
+
+    assert "models.big.draft_model: expected the name of another configured model; there " \
+        "is no model 'smal'" in problem("smal")
+    assert "models.big.draft_model: a model cannot draft for itself" in problem("big")
+    assert "'small' uses backend 'ctransformers', this model 'llamacpp'" in \
+        problem("small", "ctransformers")
+    config = load_config(write(tmp_path, """
+[models.big]
+path = "m.gguf"
+draft_model = "tiny"
+[models.small]
+path = "m.gguf"
+aliases = ["tiny"]
+"""))
+    assert config.draft_of("big") == "small" and config.draft_of("small") is None
+
+
 def test_alias_collision(tmp_path: Path, model_file: Path) -> None:
     message = error_of(write(tmp_path, """
 [models.a]
