@@ -27,14 +27,15 @@ log = logging.getLogger(__name__)
 
 MIN_GAIN = 4  # tokens another source must add over the slot's own cells to be worth it
 MIN_SAVE = 4  # fewer lost tokens than this are not worth saving
-# Saving or restoring copies a whole sequence (for an 8B model about 128 KB a token);
-# evaluating a token costs far more than copying one, but not 32 times more, on a GPU
-COPY_PER_EVAL = 32
+# Saving or restoring copies a whole sequence (for an 8B model about 128 KB a token).
+# Evaluating a token costs far more than copying one: on a CPU a thousand times more
+# (8 ms against 5 us for SmolLM2 here), on a GPU, whose restores cross the bus, less.
+COPIES_PER_EVAL = {"cpu": 256, "gpu": 16}
 
 
-def worth_copying(tokens: int, gained: int, least: int) -> bool:
+def worth_copying(tokens: int, gained: int, least: int, copies_per_eval: int) -> bool:
     """Whether copying a sequence of ``tokens`` to keep ``gained`` tokens pays."""
-    return gained >= max(least, tokens // COPY_PER_EVAL)
+    return gained >= max(least, tokens // copies_per_eval)
 
 
 @dataclass
@@ -57,6 +58,7 @@ class PrefixReuse:
         # a cross-stream copy moves the whole stream buffer: worth it for this many tokens
         self._min_copy = max(MIN_GAIN, runtime.n_ctx_seq // 64)
         self._copy_sources: set[int] = set()
+        self._copies_per_eval = COPIES_PER_EVAL["gpu" if runtime.on_gpu else "cpu"]
 
     def new_round(self) -> None:
         """Call before placing the jobs of one step: copies queued in the last one are
@@ -82,7 +84,8 @@ class PrefixReuse:
             keep = self._trim(target, copy_length)
             self.counts.copied += keep
             return target, keep
-        if (entry is not None and worth_copying(len(entry.tokens), host_length - own, MIN_GAIN)
+        if (entry is not None and worth_copying(len(entry.tokens), host_length - own, MIN_GAIN,
+                                                   self._copies_per_eval)
                 and target.seq_id not in self._copy_sources):  # a restore writes at once
             self._save(target, own)
             if restore_sequence(self._rt.lib, self._rt.context.ctx, target.seq_id, entry):
@@ -117,7 +120,7 @@ class PrefixReuse:
         """Keep ``slot``'s sequence in the host cache before its cells from ``keep`` on
         are overwritten (if that loses enough to be worth it)."""
         if (self.host is None or not worth_copying(len(slot.cached), len(slot.cached) - keep,
-                                                    MIN_SAVE)
+                                                    MIN_SAVE, self._copies_per_eval)
                 or self.host.covers(slot.cached)):
             return
         if slot.seq_id in self._copy_sources:  # its buffer is copied at the next decode:
