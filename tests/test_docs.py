@@ -60,6 +60,23 @@ def test_readme_has_two_commands_and_ci_runs_the_second() -> None:
     assert "apt-get install chromium" in (REPO / "README.md").read_text()
 
 
+def test_the_japanese_readme_keeps_in_step() -> None:
+    """README.ja.md has README.md's code blocks (the two commands, the examples) in the
+    same order, word for word, its links and as many sections."""
+    def blocks(text: str) -> list[str]:
+        return re.findall(r"^```[^\n]*\n.*?^```", text, re.M | re.S)
+
+    def links(text: str) -> set[str]:
+        return set(re.findall(r"\]\(([^)#]+)\)", text)) - {"README.md", "README.ja.md"}
+
+    english = (REPO / "README.md").read_text()
+    japanese = (REPO / "README.ja.md").read_text()
+    assert blocks(japanese) == blocks(english)
+    assert links(japanese) == links(english)
+    assert len(re.findall(r"^## ", japanese, re.M)) == len(re.findall(r"^## ", english, re.M))
+    assert "(README.ja.md)" in english and "(README.md)" in japanese
+
+
 def test_constraints_pin_every_dependency_exactly() -> None:
     pins = [line for line in (REPO / "constraints.txt").read_text().splitlines()
             if line and not line.startswith("#")]
