@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .prompt_cache import HostPromptCache, common_prefix, restore_sequence, save_sequence
 from .runtime import Runtime
@@ -91,7 +91,6 @@ class PrefixReuse:
             if restore_sequence(self._rt.lib, self._rt.context.ctx, target.seq_id, entry):
                 assert self.host is not None
                 self.host.touch(entry)
-                self.host.restored += 1
                 target.cached = list(entry.tokens)
                 keep = self._trim(target, host_length)
                 self.counts.restored += keep
@@ -152,10 +151,3 @@ class PrefixReuse:
     def clear(self) -> None:
         if self.host is not None:
             self.host.clear()
-
-    def describe(self) -> dict[str, Any]:
-        host = self.host
-        return {"reused_from_slot": self.counts.slot, "copied": self.counts.copied,
-                "restored": self.counts.restored,
-                "host_cache_bytes": host.bytes if host is not None else 0,
-                "host_cache_sequences": len(host) if host is not None else 0}

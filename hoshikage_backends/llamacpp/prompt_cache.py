@@ -51,8 +51,6 @@ class HostPromptCache:
         self.capacity = capacity
         self._entries: OrderedDict[int, CachedSequence] = OrderedDict()
         self.bytes = 0
-        self.saved = 0  # sequences stored, for logs and tests
-        self.restored = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -87,7 +85,6 @@ class HostPromptCache:
         entry = CachedSequence(list(tokens), state, size)
         self._entries[id(entry)] = entry
         self.bytes += size
-        self.saved += 1
         return True
 
     def _drop(self, key: int) -> None:

@@ -174,8 +174,11 @@ def best_draft_length(acceptance: float, curve: Sequence[float], batch_tokens: i
     tokens (:meth:`DecodeCost.curve`, long enough); ``draft_cost``: seconds to draft
     one token (a draft model's decode; nothing for prompt lookup)."""
     best, best_rate = 0, batch_yield / curve[batch_tokens]
+    written, chance = 1.0, 1.0  # expected_tokens(acceptance, length), built up as it grows
     for length in range(1, limit + 1):
-        rate = ((batch_yield - 1 + expected_tokens(acceptance, length))
+        chance *= acceptance
+        written += chance
+        rate = ((batch_yield - 1 + written)
                 / (curve[batch_tokens + length] + draft_cost * length))
         if rate > best_rate:
             best, best_rate = length, rate
