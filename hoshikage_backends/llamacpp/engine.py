@@ -243,6 +243,10 @@ class BatchEngine:
         tokens per second (often none), within the batch, its context and its
         max_tokens."""
         generating = [s for s in active if len(s.pending) == 1]
+        for slot in generating:
+            slot.draft = []
+        if not any(s.job is not None and s.job.drafter is not None for s in generating):
+            return  # nothing drafts this step (speculation off): no cost curve to build
         rows, written = len(generating), float(len(generating))
         curve = self.cost.curve(CURVE_SIZES)
         model = self.draft_model
@@ -252,7 +256,6 @@ class BatchEngine:
             draft_cost = model_curve[len(generating)] if model_curve is not None else 0.0
         wanted: list[tuple[Slot, int]] = []
         for slot in generating:
-            slot.draft = []
             job = slot.job
             if job is None or job.drafter is None:
                 continue
