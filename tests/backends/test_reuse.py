@@ -12,7 +12,7 @@ import pytest
 from hoshikage_backends.llamacpp.model import LlamaCppModel
 from hoshikage_backends.llamacpp.options import LlamaCppOptions
 from hoshikage_core import ChatMessage, Chunk, GenerationRequest, ModelSpec, Usage
-from tests.backends.streams import collect
+from tests.backends.streams import assert_same_greedy, collect
 
 pytestmark = pytest.mark.real_model
 
@@ -159,23 +159,6 @@ def test_a_prefix_another_slot_is_using_is_copied(bundled_model_path: Path) -> N
     finally:
         two.close()
         reference.close()
-
-
-def assert_same_greedy(got: list[Chunk], reference: list[Chunk]) -> None:
-    """Token for token the same (both asked with ``logprobs=4``), except where the
-    reference had a near tie: a row's logits round a little differently when the row
-    is in a batch of another shape (a few hundredths of a logprob here, growing over
-    the tokens after), so a token of the reference's top four within 0.3 of the most
-    likely one may take its place. That is the only allowed difference; after it the
-    texts part."""
-    ours = [t for c in got for t in c.logprobs]
-    theirs = [t for c in reference for t in c.logprobs]
-    for i, (a, b) in enumerate(zip(ours, theirs)):
-        if a.token != b.token:
-            close = {t.token for t in b.top if b.top[0].logprob - t.logprob < 0.3}
-            assert a.token in close, (i, a, b)
-            return
-    assert len(ours) == len(theirs)
 
 
 @pytest.fixture(scope="module")
