@@ -12,15 +12,19 @@ Required: :func:`hoshikage_load`, :func:`hoshikage_generate`,
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .markers import hookspec
 from .types import Chunk, Embeddings, GenerationRequest, LoadProgress, ModelSpec, Relevance
+
+if TYPE_CHECKING:
+    from .engines import EngineContext, ModelEngine
 
 __all__ = [
     "hoshikage_chat_template",
     "hoshikage_detokenize",
     "hoshikage_embed",
+    "hoshikage_engine",
     "hoshikage_estimate_memory",
     "hoshikage_generate",
     "hoshikage_load",
@@ -150,4 +154,15 @@ def hoshikage_unavailable_reason() -> str | None:
     For example ``"llama-cpp-python is not installed: pip install
     'hoshikage[llamacpp]'"``. Models on an unavailable backend answer 503 with
     this text; the rest of the server works.
+    """
+
+
+@hookspec(firstresult=True)
+def hoshikage_engine(context: EngineContext) -> ModelEngine:  # type: ignore[empty-body]
+    """Optional, for engine plugins rather than backends: build what runs the models
+    when the config says ``[cluster] engine = "NAME"`` (NAME: this plugin's entry-point
+    name); called on that plugin only, once, as the Hoshikage is made.
+
+    Return an object with :class:`~hoshikage_core.engines.ModelEngine`'s methods. Raise
+    ``ConfigError`` for settings the engine cannot honour (shown as a startup error).
     """

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from .clock import Clock, SystemClock
 from .config import HoshikageConfig, describe_validation_error, load_config, validate_config
 from .config.schema import EffectiveModelSettings
+from .engines import EngineContext, ModelEngine
 from .errors import ConfigError, InvalidRequestError
 from .kit.options import OptionsError
 from .lifecycle import LoadEvent, LoadListener, ModelInfo, ModelManager, ModelState
@@ -104,8 +105,8 @@ class Hoshikage:
                                             thread_name_prefix="hoshikage")
         self.clock: Clock = clock or SystemClock()
         self.metrics = Metrics()
-        self.models = ModelManager(self.config, self.plugins, self._executor, self.clock,
-                                   self.metrics, options)
+        self.models: ModelEngine = make_engine(EngineContext(
+            self.config, self.plugins, self._executor, self.clock, self.metrics, options))
         self._chat = ChatService(self)
         self._completions = CompletionService(self)
         self.metrics.watch_models(self.models.infos)
@@ -327,6 +328,26 @@ def _as_config(config: ConfigSource) -> HoshikageConfig:
     if isinstance(config, (str, os.PathLike)):
         return load_config(Path(config))
     return validate_config(config)
+
+
+def make_engine(context: EngineContext) -> ModelEngine:
+    """This process's model manager, or the engine plugin ``[cluster] engine`` names."""
+    config = context.config
+    name = config.cluster.engine
+    if name == "local":
+        return ModelManager(config, context.plugins, context.executor, context.clock,
+                            context.metrics, context.options)
+    build = context.plugins.engine(name)
+    if build is None:
+        where = f" in {config.source}" if config.source else ""
+        failed = context.plugins.failed(name)
+        hint = f"it did not load ({failed})" if failed else (
+            "no installed plugin offers it" + (" (pip install 'hoshikage[ray]')"
+                                               if name == "ray" else ""))
+        raise ConfigError(f"Invalid configuration{where}:\n  - cluster.engine: expected "
+                          f"\"local\" or an installed engine; '{name}': {hint}")
+    engine: ModelEngine = build(context=context)
+    return engine
 
 
 def check_models(config: HoshikageConfig, plugins: PluginRegistry) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pydantic import (
     model_validator,
 )
 
+from .cluster import ClusterConfig, ModelClusterConfig
 from .durations import parse_duration
 from .package_files import PACKAGE_SCHEME, resolve_package_file
 from .sizes import parse_size
@@ -104,6 +105,7 @@ class DefaultsConfig(_Table):
     fairness_cap: int = Field(8, ge=1)
     max_tokens_limit: int | None = Field(None, ge=1)
     max_n: int = Field(16, ge=1, le=128)
+    cluster: ModelClusterConfig = Field(default_factory=ModelClusterConfig)
 
 
 class SamplingDefaults(_Table):
@@ -147,6 +149,8 @@ class ModelConfig(_Table):
     own ``chat_template_kwargs`` win."""
     reasoning_format: Literal["auto", "none"] = "auto"
     reasoning_budget: int | None = Field(None, ge=0)
+    cluster: ModelClusterConfig | None = None
+    """Replicas and their resources when ``[cluster] engine`` is not ``"local"``."""
 
     @field_validator("path", mode="before")
     @classmethod
@@ -200,6 +204,7 @@ class HoshikageConfig(_Table):
     plugins: PluginsConfig = Field(default_factory=PluginsConfig)
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
+    cluster: ClusterConfig = Field(default_factory=ClusterConfig)
     _source: Path | None = PrivateAttr(default=None)
 
     @property
@@ -237,7 +242,19 @@ class HoshikageConfig(_Table):
                     f"models.{name}.draft_model: '{draft}' uses backend "
                     f"'{self.models[target].backend}', this model '{model.backend}'; a "
                     "draft model must use the same backend")
+        for name in self.models:
+            pool = self.cluster_of(name).pool
+            if pool is not None and pool not in self.cluster.pools:
+                known = ", ".join(self.cluster.pools) or "none"
+                raise ValueError(f"models.{name}.cluster.pool: expected a pool of "
+                                 f"[cluster.pools]; there is no pool '{pool}' (pools: {known})")
         return self
+
+    def cluster_of(self, name: str) -> ModelClusterConfig:
+        """Model ``name``'s ``[models.NAME.cluster]`` over ``[defaults.cluster]``."""
+        own = self.models[name].cluster
+        defaults = self.defaults.cluster
+        return defaults if own is None else own.merged_over(defaults)
 
     def draft_of(self, name: str) -> str | None:
         """The name of the model that drafts for model ``name``, if any."""

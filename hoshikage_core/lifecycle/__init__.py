@@ -2,7 +2,7 @@
 
 from .manager import ModelManager
 from .progress import LoadEvent, LoadListener
-from .state import ManagedModel, ModelInfo, ModelState
+from .state import ManagedModel, ModelInfo, ModelState, ReplicaInfo
 
 __all__ = ["LoadEvent", "LoadListener", "ManagedModel", "ModelInfo", "ModelManager",
-           "ModelState"]
+           "ModelState", "ReplicaInfo"]

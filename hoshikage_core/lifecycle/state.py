@@ -13,7 +13,7 @@ from ..config.schema import EffectiveModelSettings, ModelConfig
 from ..errors import HoshikageError
 from ..types import ModelSpec
 
-__all__ = ["ManagedModel", "ModelInfo", "ModelState", "UnloadReason", "Waiter"]
+__all__ = ["ManagedModel", "ModelInfo", "ModelState", "ReplicaInfo", "UnloadReason", "Waiter"]
 
 
 class ModelState(str, enum.Enum):
@@ -38,6 +38,24 @@ class UnloadReason(str, enum.Enum):
 
 
 @dataclass(frozen=True)
+class ReplicaInfo:
+    """One replica of a model on a cluster engine (``[cluster] engine = "ray"``)."""
+
+    id: str
+    state: str  # the model's state in that replica: "ready", "loading", "unloaded", ...
+    node_id: str | None = None
+    pid: int | None = None
+    running: int = 0
+    queued: int = 0
+    models: tuple[str, ...] = ()
+    """In a shared pool: the models this replica holds now."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"id": self.id, "state": self.state, "node_id": self.node_id, "pid": self.pid,
+                "running": self.running, "queued": self.queued, "models": list(self.models)}
+
+
+@dataclass(frozen=True)
 class ModelInfo:
     """A snapshot of one model, for listings and the admin API.
 
@@ -58,8 +76,12 @@ class ModelInfo:
     queued: int = 0
     load_progress: float | None = None
     """While ``loading``: the fraction done (0.0-1.0), if the backend reports it."""
+    replicas: tuple[ReplicaInfo, ...] | None = None
+    """On a cluster engine: the model's replicas; None in a single process."""
 
     def to_dict(self) -> dict[str, Any]:
+        replicas = {} if self.replicas is None else {
+            "replicas": [r.to_dict() for r in self.replicas]}
         return {
             "id": self.id,
             "backend": self.backend,
@@ -73,6 +95,7 @@ class ModelInfo:
             "load_seconds": self.load_seconds,
             "load_progress": self.load_progress,
             "error": self.error,
+            **replicas,
         }
 
 

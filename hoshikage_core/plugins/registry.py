@@ -6,6 +6,7 @@ Discovery (entry points, plugin folders, env switches) is in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -82,6 +83,17 @@ class PluginRegistry:
                 name, frozenset(h for h in BACKEND_HOOKS if backend.supports(h)),
                 backend.supported_fields(), unavailable)
         return self._capabilities[name]
+
+    def engine(self, name: str) -> Callable[..., Any] | None:
+        """Plugin ``name``'s ``hoshikage_engine`` hook (None: no such plugin, or it is not
+        an engine), to be called on that plugin only."""
+        info = self.infos.get(name)
+        if info is None or "hoshikage_engine" not in info.hooks:
+            return None
+        others = [p for n, p in self.pm.list_name_plugin() if n != name and p is not None]
+        caller: Callable[..., Any] = self.pm.subset_hook_caller("hoshikage_engine",
+                                                                remove_plugins=others)
+        return caller
 
     def failed(self, name: str) -> str | None:
         """Why plugin ``name`` is not loaded (import error or disabling switch), if so."""
