@@ -14,9 +14,10 @@ from .progress import LoadBars
 from .remote import ServerClient, ServerError, model_path, server_options
 from .shell import complete_model_names
 
-__all__ = ["load", "ps", "render_rows", "unload"]
+__all__ = ["load", "ps", "render_replicas", "render_rows", "unload"]
 
 PS_HEADER = ("NAME", "STATE", "MEMORY", "UNLOADS", "RUNNING", "QUEUED", "LOADED IN")
+REPLICAS_HEADER = ("MODEL", "REPLICA", "STATE", "NODE", "PID", "RUNNING", "QUEUED")
 
 
 def _until(model: dict[str, Any]) -> str:
@@ -44,11 +45,19 @@ def render_rows(models: list[dict[str, Any]]) -> list[tuple[str, ...]]:
             for m in models]
 
 
+def render_replicas(models: list[dict[str, Any]]) -> list[tuple[str, ...]]:
+    """The rows of ``hoshikage ps``'s replica table (models on a cluster engine)."""
+    return [(m["id"], r["id"], r["state"], (r.get("node_id") or "-")[:12], str(r.get("pid")),
+             str(r["running"]), str(r["queued"]))
+            for m in models for r in m.get("replicas") or ()]
+
+
 @click.command()
 @click.option("--all", "show_all", is_flag=True, help="Also list models that are not loaded.")
 @server_options
 def ps(show_all: bool, url: str, api_key: str | None) -> None:
-    """Show a running server's models: state, memory, idle expiry, requests.
+    """Show a running server's models: state, memory, idle expiry, requests; on a
+    cluster engine also each model's replicas (node, pid, requests).
 
     \b
     Examples:
@@ -63,6 +72,9 @@ def ps(show_all: bool, url: str, api_key: str | None) -> None:
         models = [m for m in models if m["state"] != "unloaded"]
     console = out_console()
     console.print(table(PS_HEADER, render_rows(models), console))
+    replicas = render_replicas(models)
+    if replicas:
+        console.print(table(REPLICAS_HEADER, replicas, console))
 
 
 @click.command()

@@ -64,6 +64,12 @@ class ChatTemplate:
         """Named variants (a GGUF's ``tokenizer.chat_template.NAME``): transformers
         renders a chat with tools through ``tool_use`` when there is one."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Pickled as its source, compiled again where it lands (a cluster engine sends
+        a replica's template to the front end)."""
+        return (_rebuild, (self.source, self.bos_token, self.eos_token, self.stops,
+                           self.variants))
+
     def for_tools(self, tools: bool) -> ChatTemplate:
         """The template to render with: the ``tool_use`` variant for a chat with tools,
         if there is one (transformers' choice), else this one."""
@@ -232,3 +238,9 @@ def _join_runs(turns: list[dict[str, Any]]) -> list[dict[str, Any]]:
         else:
             joined.append(turn)
     return joined
+
+
+def _rebuild(source: str, bos_token: str, eos_token: str, stops: tuple[str, ...],
+             variants: Mapping[str, ChatTemplate]) -> ChatTemplate:
+    return ChatTemplate(source, bos_token=bos_token, eos_token=eos_token, stops=stops,
+                        variants=variants)

@@ -151,8 +151,11 @@ class ClusterEngine:
                 raise
             raise mapped from None
         finally:
-            if not finished:
-                responses.cancel()  # the client left: the replica stops generating
+            if not finished:  # the client left (or it failed): the replica stops
+                try:
+                    responses.cancel()
+                except Exception:  # it never reached a replica (refused by the router)
+                    pass
 
     async def use(self, name_or_alias: str, work: Callable[..., T], *,
                   keep_alive: float | None = None) -> T:
@@ -343,16 +346,20 @@ class ClusterEngine:
         import ray
         from ray import serve
 
-        for deployment in self.deployments.values():
+        if self._owns_ray:  # the cluster was this process's: it all goes
+            serve.shutdown()
+            ray.shutdown()
+            return
+        for deployment in self.deployments.values():  # all at once, then wait
             try:
-                serve.delete(deployment.app)
+                serve.delete(deployment.app, _blocking=False)
             except Exception as exc:
                 log.warning("removing %s from Ray failed: %s", deployment.app, exc)
+        apps = {d.app for d in self.deployments.values()}
+        deadline = time.monotonic() + timeout
+        while apps & set(serve.status().applications) and time.monotonic() < deadline:
+            time.sleep(POLL_SECONDS)
         try:
             ray.kill(self._board)
         except Exception:  # already gone
             pass
-        if self._owns_ray:
-            serve.shutdown()
-            ray.shutdown()
-

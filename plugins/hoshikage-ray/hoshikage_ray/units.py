@@ -42,17 +42,18 @@ class Unit:
     def serve_options(self, shutdown_timeout: float) -> dict[str, Any]:
         """``Deployment.options(...)`` for this unit.
 
-        A replica takes ``parallel + max_queue`` requests at once (Ray's default of 5
-        would starve continuous batching): ``parallel`` run, the rest wait in the
-        replica's own queue. When every replica is full, up to ``max_queue`` more wait
-        at the router (so a first request waits while a replica starts from zero);
-        beyond that, 503.
+        Admission stays Hoshikage's own, in each replica: ``parallel`` run, ``max_queue``
+        wait, and one more is refused there with the usual 503 ``queue_full`` (so Ray
+        lets ``parallel + max_queue + 1`` in at once; its default of 5 would starve
+        continuous batching). Ray's router holds requests only while no replica can take
+        them, e.g. while the first one starts from zero; its own queue bound is left
+        off, as it counts a burst loosely and would refuse requests a replica has room
+        for.
         """
         plan = self.cluster.plan()
         options: dict[str, Any] = {
             "name": self.name,
-            "max_ongoing_requests": self.parallel + self.max_queue,
-            "max_queued_requests": max(1, self.max_queue),
+            "max_ongoing_requests": self.parallel + self.max_queue + 1,
             "ray_actor_options": {"num_cpus": self.cluster.num_cpus,
                                   "num_gpus": self.cluster.num_gpus},
             "graceful_shutdown_timeout_s": 5.0 if math.isinf(shutdown_timeout)
