@@ -113,6 +113,15 @@ class Recorder:
                             "{% endfor %}{% if add_generation_prompt %}[assistant]{% endif %}"
                             "{% if greeting %} {{ greeting }}{% endif %}")
 
+    @hookimpl
+    def hoshikage_engine(self, context: Any) -> Any:
+        """This process's own model manager, as an engine plugin would build its own."""
+        from hoshikage_core.lifecycle import ModelManager
+
+        self.calls.append(("engine", context))
+        return ModelManager(context.config, context.plugins, context.executor,
+                            context.clock, context.metrics, context.options)
+
 
 def config(tmp_path: Path, **defaults: Any) -> dict[str, Any]:
     model_file = tmp_path / "m.bin"
@@ -267,3 +276,17 @@ async def test_hook_hoshikage_chat_template(tmp_path: Path) -> None:
     ((_, request),) = recorder.seen("generate")
     assert request.chat_prompt is None and request.messages[0].content == "Hello"
 
+
+async def test_hook_hoshikage_engine(tmp_path: Path) -> None:
+    from hoshikage_core.lifecycle import ModelManager
+
+    recorder = Recorder()
+    async with Hoshikage({**config(tmp_path), "cluster": {"engine": "rec"}},
+                         plugins={"rec": recorder}) as hk:
+        (context,) = recorder.seen("engine")
+        assert isinstance(hk.models, ModelManager)  # what the hook built runs the models
+        assert context.config is hk.config and context.options == {"m": {"size": 3}}
+        assert (await hk.complete("x", model="m")).text == "one two"
+    with pytest.raises(ConfigError, match="cluster.engine: .*'nope'"):
+        Hoshikage({**config(tmp_path), "cluster": {"engine": "nope"}},
+                  plugins={"rec": Recorder()})

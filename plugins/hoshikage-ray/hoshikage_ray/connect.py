@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 __all__ = ["connect", "in_serve_replica"]
 
@@ -11,21 +12,26 @@ log = logging.getLogger(__name__)
 NAMESPACE = "hoshikage"
 
 
-def connect(address: str) -> bool:
-    """Join (or, for ``"local"``, start) the cluster; returns whether this call started
-    Ray in this process (so closing should shut it down). A process already connected
-    (embedding code, tests, a Serve replica) is left as it is."""
+def connect(address: str) -> str | None:
+    """Join (or, for ``"local"``, start) the cluster. Returns ``"started"`` (a cluster of
+    this process's own, to shut down at the end), ``"joined"`` (to disconnect from at
+    the end), or None: the process was connected already (embedding code, tests, a
+    Serve replica) and is left as it is."""
+    # Ray's crash handler takes SIGTERM from `hoshikage run` (which stops gracefully on
+    # it, removing what it deployed) and aborts the process once that is done
+    os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
     import ray
 
     if ray.is_initialized():
-        return False
+        return None
     options = {"namespace": NAMESPACE, "log_to_driver": False, "configure_logging": False}
     if address == "local":
         ray.init(include_dashboard=False, **options)  # type: ignore[arg-type]
-    else:
-        ray.init(address=address, **options)  # type: ignore[arg-type]
+        log.info("started a Ray cluster in this process")
+        return "started"
+    ray.init(address=address, **options)  # type: ignore[arg-type]
     log.info("joined the Ray cluster at %s", address)
-    return True
+    return "joined"
 
 
 def in_serve_replica() -> str | None:

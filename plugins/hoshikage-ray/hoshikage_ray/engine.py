@@ -25,7 +25,7 @@ from .board import board_actor
 from .connect import connect, in_serve_replica
 from .status import model_info
 from .units import Unit, units_of
-from .wire import from_ray
+from .wire import ReplicaFailedError, from_ray
 
 __all__ = ["ClusterEngine"]
 
@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 POLL_SECONDS = 0.5  # how often the front end reads the replica board
+RESENDS = 2  # times a request whose replica died before answering is sent again
 
 
 @dataclass(eq=False)
@@ -81,7 +82,7 @@ class ClusterEngine:
         self._watchers = LoadWatchers()
         self._board: Any = None
         self._attached: str | None = None  # the Serve app we run in (build_app)
-        self._owns_ray = False
+        self._connection: str | None = None  # what connect() did
         self._starting: asyncio.Future[None] | None = None
         self._poller: asyncio.Task[None] | None = None
         self._closed = False
@@ -130,32 +131,43 @@ class ClusterEngine:
         model.in_flight += 1
         started = time.perf_counter()
         try:
-            responses = handle.options(stream=True).generate.remote(request, keep_alive)
-            async with aclosing(metered(self._relay(responses, model), self.metrics,
-                                        model.name, started)) as chunks:
+            async with aclosing(metered(self._relay(handle, request, keep_alive, model),
+                                        self.metrics, model.name, started)) as chunks:
                 async for chunk in chunks:
                     yield chunk
         finally:
             model.in_flight -= 1
             model.last_used = time.time()
 
-    async def _relay(self, responses: Any, model: ClusterModel) -> AsyncIterator[Chunk]:
-        finished = False
-        try:
-            async for chunk in responses:
-                finished = chunk.is_final
-                yield chunk
-        except Exception as exc:
-            mapped = from_ray(exc, model.name)
-            if mapped is None:
-                raise
-            raise mapped from None
-        finally:
-            if not finished:  # the client left (or it failed): the replica stops
-                try:
-                    responses.cancel()
-                except Exception:  # it never reached a replica (refused by the router)
-                    pass
+    async def _relay(self, handle: Any, request: GenerationRequest, keep_alive: float | None,
+                     model: ClusterModel) -> AsyncIterator[Chunk]:
+        """The replica's chunks. A replica that died before sending anything (a node
+        just lost, before Ray's router knows) costs nothing to ask again: the request is
+        sent again, up to ``RESENDS`` times; once chunks flowed, the failure is the
+        client's to see (a 502 ``replica_failed``)."""
+        for attempt in range(RESENDS + 1):
+            responses = handle.options(stream=True).generate.remote(request, keep_alive)
+            sent, finished = False, False
+            try:
+                async for chunk in responses:
+                    sent, finished = True, chunk.is_final
+                    yield chunk
+                return
+            except Exception as exc:
+                mapped = from_ray(exc, model.name)
+                if mapped is None:
+                    raise
+                if not sent and attempt < RESENDS and isinstance(mapped, ReplicaFailedError):
+                    log.info("%s: a replica failed before answering (%s); sending again",
+                             model.name, type(exc).__name__)
+                    continue
+                raise mapped from None
+            finally:
+                if not finished:  # the client left (or it failed): the replica stops
+                    try:
+                        responses.cancel()
+                    except Exception:  # it never reached a replica
+                        pass
 
     async def use(self, name_or_alias: str, work: Callable[..., T], *,
                   keep_alive: float | None = None) -> T:
@@ -199,15 +211,17 @@ class ClusterEngine:
 
     async def _call(self, model: ClusterModel, method: str, *args: Any) -> Any:
         handle = await self._handle(model)
-        try:
-            return await getattr(handle, method).remote(*args)
-        except HoshikageError:
-            raise
-        except Exception as exc:
-            mapped = from_ray(exc, model.name)
-            if mapped is None:
-                raise
-            raise mapped from None
+        for attempt in range(RESENDS + 1):
+            try:
+                return await getattr(handle, method).remote(*args)
+            except Exception as exc:
+                mapped = from_ray(exc, model.name)
+                if mapped is None:
+                    raise
+                if attempt < RESENDS and isinstance(mapped, ReplicaFailedError):
+                    continue  # as in _relay: that replica never answered
+                raise mapped from None
+        raise AssertionError("unreachable")
 
     async def _handle(self, model: ClusterModel) -> Any:
         """The handle to the model's replicas, once its deployment is up."""
@@ -231,8 +245,8 @@ class ClusterEngine:
     async def _start(self) -> None:
         loop = self._loop = asyncio.get_running_loop()
         try:
-            self._owns_ray = await loop.run_in_executor(self.executor, connect,
-                                                        self.config.cluster.address)
+            self._connection = await loop.run_in_executor(self.executor, connect,
+                                                          self.config.cluster.address)
         except Exception as exc:
             raise BackendUnavailableError(
                 f"Cannot join the Ray cluster at {self.config.cluster.address!r} "
@@ -346,7 +360,7 @@ class ClusterEngine:
         import ray
         from ray import serve
 
-        if self._owns_ray:  # the cluster was this process's: it all goes
+        if self._connection == "started":  # the cluster was this process's: it all goes
             serve.shutdown()
             ray.shutdown()
             return
@@ -363,3 +377,5 @@ class ClusterEngine:
             ray.kill(self._board)
         except Exception:  # already gone
             pass
+        if self._connection == "joined":
+            ray.shutdown()  # disconnect (leaving Ray's threads running aborts the exit)

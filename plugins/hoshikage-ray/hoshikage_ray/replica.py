@@ -14,7 +14,7 @@ from typing import Any
 from hoshikage_core import GenerationRequest, Hoshikage
 from hoshikage_core.errors import HoshikageError
 
-from .board import BOARD_NAMESPACE
+from .board import board_actor
 from .wire import pack
 
 __all__ = ["ModelReplica", "PooledModel"]
@@ -48,7 +48,7 @@ class ModelReplica:
         self.unit, self.pooled, self.heartbeat = unit, pooled, heartbeat
         self.replica_id = serve.get_replica_context().replica_id.unique_id
         self.node_id = ray.get_runtime_context().get_node_id()
-        self.board = ray.get_actor(board, namespace=BOARD_NAMESPACE)
+        self.board = board_actor(board, detached=True)  # build_app: maybe first here
         self.unloads_seen: dict[str, int] | None = None
         await self.hoshikage.start()
         self.beating = asyncio.get_running_loop().create_task(self._beat())

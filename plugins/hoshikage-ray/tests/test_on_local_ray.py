@@ -153,6 +153,29 @@ def test_a_killed_replica_is_replaced_and_requests_go_on(
     ask(client, "beta")
 
 
+def test_a_stream_on_a_replica_that_dies_ends_with_a_clear_error(
+        client: openai.OpenAI, server: RunningServer) -> None:
+    stream = client.completions.create(model="smol", prompt="Count: one, two,",
+                                       max_tokens=1900, temperature=0, stream=True)
+    chunks = iter(stream)
+    next(chunks)
+    (replica,) = wait_for("smol's replica generating", lambda: [
+        r for r in admin(server.url, "smol")["replicas"] if r["running"] == 1], bound=30)
+    os.kill(replica["pid"], signal.SIGKILL)
+    with pytest.raises(openai.APIError) as caught:
+        for _ in chunks:
+            pass
+    assert "replica" in caught.value.message and "Retry" in caught.value.message
+    assert ask(client, "smol", 4)  # waits for the replacement Ray starts
+    assert replica["id"] not in {r["id"] for r in admin(server.url, "smol")["replicas"]}
+
+
+def test_tokenize_runs_on_a_replica(server: RunningServer) -> None:
+    answer = httpx.post(f"{server.url}/tokenize", json={"model": "alpha", "content": "hi"},
+                        headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+    assert answer.status_code == 200 and len(answer.json()["tokens"]) >= 2
+
+
 def test_a_disconnected_stream_stops_in_its_replica(
         client: openai.OpenAI, server: RunningServer) -> None:
     stream = client.completions.create(model="smol", prompt="Count: one, two,",
