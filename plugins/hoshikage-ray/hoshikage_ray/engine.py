@@ -59,6 +59,25 @@ class Deployment:
     ready: asyncio.Future[Any] | None = None
     handle: Any = None
     reports: list[dict[str, Any]] = field(default_factory=list)
+    waiting: int = 0  # requests sent that no replica has started answering yet
+    unplaceable: asyncio.Future[None] | None = None
+    """Fails (503) when Ray reports it cannot place a replica (no node has the CPUs or
+    GPUs asked for): then waiting requests end instead of waiting for ever."""
+
+    async def unless_unplaceable(self, work: Any) -> Any:
+        """``await work``, unless Ray cannot place a replica to do it first."""
+        if self.unplaceable is None or self.unplaceable.done():
+            self.unplaceable = asyncio.get_running_loop().create_future()
+        self.waiting += 1
+        job = asyncio.ensure_future(work)
+        try:
+            await asyncio.wait({job, self.unplaceable}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            self.waiting -= 1
+        if not job.done():
+            job.cancel()
+            self.unplaceable.result()  # raises why
+        return job.result()
 
 
 class ClusterEngine:
@@ -145,14 +164,23 @@ class ClusterEngine:
         just lost, before Ray's router knows) costs nothing to ask again: the request is
         sent again, up to ``RESENDS`` times; once chunks flowed, the failure is the
         client's to see (a 502 ``replica_failed``)."""
+        deployment = self.deployments[model.unit.name]
         for attempt in range(RESENDS + 1):
             responses = handle.options(stream=True).generate.remote(request, keep_alive)
             sent, finished = False, False
+            chunks = responses.__aiter__()
             try:
-                async for chunk in responses:
+                try:
+                    chunk = await deployment.unless_unplaceable(chunks.__anext__())
+                except StopAsyncIteration:
+                    return
+                while True:
                     sent, finished = True, chunk.is_final
                     yield chunk
-                return
+                    try:
+                        chunk = await chunks.__anext__()
+                    except StopAsyncIteration:
+                        return
             except Exception as exc:
                 mapped = from_ray(exc, model.name)
                 if mapped is None:
@@ -211,9 +239,10 @@ class ClusterEngine:
 
     async def _call(self, model: ClusterModel, method: str, *args: Any) -> Any:
         handle = await self._handle(model)
+        deployment = self.deployments[model.unit.name]
         for attempt in range(RESENDS + 1):
             try:
-                return await getattr(handle, method).remote(*args)
+                return await deployment.unless_unplaceable(getattr(handle, method).remote(*args))
             except Exception as exc:
                 mapped = from_ray(exc, model.name)
                 if mapped is None:
@@ -228,7 +257,7 @@ class ClusterEngine:
         await self.start()
         deployment = self.deployments[model.unit.name]
         assert deployment.ready is not None
-        await asyncio.shield(deployment.ready)
+        await deployment.unless_unplaceable(asyncio.shield(deployment.ready))
         if model.unit.pooled:
             return deployment.handle.options(multiplexed_model_id=model.name)
         return deployment.handle
@@ -295,7 +324,12 @@ class ClusterEngine:
         status = serve.status().applications
         for name, deployment in self.deployments.items():
             app = status.get(self._attached or deployment.app)
-            if app is None or deployment.ready is None or deployment.ready.done():
+            if app is None:
+                continue
+            detail = app.deployments.get(name)
+            if deployment.waiting and detail is not None and "to be scheduled" in detail.message:
+                self._loop.call_soon_threadsafe(self._unplaceable, name, detail.message)
+            if deployment.ready is None or deployment.ready.done():
                 continue
             if app.status == "RUNNING":
                 self._settle(deployment, None)
@@ -304,6 +338,13 @@ class ClusterEngine:
                 message = (detail.message if detail else "") or app.message
                 self._settle(deployment, BackendUnavailableError(
                     f"Model deployment '{name}' failed on Ray: {message}"))
+
+    def _unplaceable(self, name: str, message: str) -> None:
+        waiting = self.deployments[name].unplaceable
+        if waiting is not None and not waiting.done():
+            waiting.set_exception(BackendUnavailableError(
+                f"No replica of '{name}' can start: Ray cannot place it ({message}). Free "
+                "or add the resources its [models.NAME.cluster] asks for (num_cpus, num_gpus)."))
 
     def _settle(self, deployment: Deployment, exc: Exception | None) -> None:
         def settle() -> None:
@@ -322,7 +363,7 @@ class ClusterEngine:
     async def _poll(self) -> None:
         while not self._closed:
             try:
-                if any(d.ready is not None and not d.ready.done()
+                if any(d.waiting or (d.ready is not None and not d.ready.done())
                        for d in self.deployments.values()):
                     await asyncio.get_running_loop().run_in_executor(self.executor,
                                                                      self._watch_status)
@@ -361,8 +402,7 @@ class ClusterEngine:
         from ray import serve
 
         if self._connection == "started":  # the cluster was this process's: it all goes
-            serve.shutdown()
-            ray.shutdown()
+            ray.shutdown()  # (requests have ended: the HTTP server waited for them)
             return
         for deployment in self.deployments.values():  # all at once, then wait
             try:

@@ -62,6 +62,9 @@ options = {{ n_ctx = 2048, speculation = "off", prompt_cache = 0 }}
 path = "{one}"
 idle_timeout = "2s"
 cluster = {{ min_replicas = 0, max_replicas = 1 }}
+[models.needs-gpu]
+path = "{one}"
+cluster = {{ num_gpus = 1 }}
 [models.pool-one]
 path = "{one}"
 cluster = {{ pool = "small" }}
@@ -69,7 +72,10 @@ cluster = {{ pool = "small" }}
 path = "{two}"
 cluster = {{ pool = "small" }}
 ''')
-    running = start_server(config, folder / "server.log")
+    # Ray's "replica not scheduled yet" status after 2 s instead of 30 (its controller
+    # runs in the cluster this server starts, with this environment)
+    running = start_server(config, folder / "server.log",
+                           env={"SERVE_SLOW_STARTUP_WARNING_S": "2"})
     yield running
     stop_server(running)
 
@@ -167,7 +173,8 @@ def test_a_stream_on_a_replica_that_dies_ends_with_a_clear_error(
             pass
     assert "replica" in caught.value.message and "Retry" in caught.value.message
     assert ask(client, "smol", 4)  # waits for the replacement Ray starts
-    assert replica["id"] not in {r["id"] for r in admin(server.url, "smol")["replicas"]}
+    wait_for("the dead replica to leave the status (it stopped reporting)", lambda: replica[
+        "id"] not in {r["id"] for r in admin(server.url, "smol")["replicas"]}, bound=30)
 
 
 def test_tokenize_runs_on_a_replica(server: RunningServer) -> None:
@@ -235,3 +242,10 @@ def test_pooled_models_share_a_replica(client: openai.OpenAI, server: RunningSer
     assert ask(client, "pool-one") == first  # reloaded after the other took its place
     replicas = admin(server.url, "pool-two")["replicas"]
     assert len(replicas) == 1 and len(replicas[0]["models"]) <= 1  # max_models = 1
+
+
+def test_a_replica_ray_cannot_place_is_a_503_not_a_hang(client: openai.OpenAI) -> None:
+    with pytest.raises(openai.APIStatusError) as caught:  # this machine has no GPU
+        client.completions.create(model="needs-gpu", prompt="x", max_tokens=2)
+    assert caught.value.status_code == 503
+    assert "cannot place" in caught.value.message and "num_gpus" in caught.value.message
