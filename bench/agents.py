@@ -67,11 +67,11 @@ def agent_workloads(servers: list[HttpServer], extra: list[HttpServer],
     results["edit"] = {name: {"rate_p50": statistics.median(r.rate for r in replies),
                               "tokens": statistics.median(r.tokens for r in replies)}
                        for name, replies in edits.items()}
+    lines = 10 if short else 170
     ttfts = long_prompt([*peers, RawTarget(raw.name, raw.llama, reset=True)],
-                        rounds=1 if short else 3, lines=40 if short else 170)
+                        rounds=1 if short else 3, lines=lines)
     results["long_prompt"] = {name: {"ttft_p50": statistics.median(values)}
                               for name, values in ttfts.items()}
-    lines = 40 if short else 170
     results["sessions_workload"] = (
         f"{count} sessions on 4 slots share a system prompt of about 890 tokens; each has "
         f"{turns} turns, asked round-robin (turn 1 of every session, then turn 2…), one "
@@ -88,7 +88,8 @@ def agent_workloads(servers: list[HttpServer], extra: list[HttpServer],
     results["long_workload"] = (
         f"A new report of {lines} lines (about {lines * 23 + 50} tokens) every round, so "
         "nothing is cached, answered with 4 tokens: TTFT is prompt evaluation.")
-    results["agent_notes"] = agent_notes(servers[0], raw, results, settings)
+    results["agent_notes"] = agent_notes(servers[0], raw, results, settings,
+                                         lines=10 if short else 40)
     return results
 
 
@@ -102,13 +103,13 @@ def counters(hoshikage: HttpServer) -> dict[str, float]:
 
 
 def agent_notes(hoshikage: HttpServer, raw: Raw, results: dict[str, Any],
-                settings: Settings) -> list[str]:
+                settings: Settings, lines: int) -> list[str]:
     """Figures from this run that explain the agent workloads' results."""
     counts = counters(hoshikage)
     costs = decode_cost(raw.llama, (1, 5, 9, 17))
-    prompt = chatml([("user", long_document(99, 40) + "\n\nSummarize the report.")])
+    prompt = chatml([("user", long_document(99, lines) + "\n\nSummarize the report.")])
     flash = Raw(settings, flash_attn=True)
-    try:  # the same ~1000-token prompt, evaluated with and without flash attention
+    try:  # the same prompt, evaluated with and without flash attention
         with_flash = RawTarget("flash", flash.llama, reset=True).complete(prompt, 1).ttft
     finally:
         flash.close()
@@ -135,7 +136,7 @@ def agent_notes(hoshikage: HttpServer, raw: Raw, results: dict[str, Any],
         "these figures and lower ones is the machine's prompt speed, not cache misses.",
         f"Long prompt: Hoshikage runs a CPU model without flash attention (`flash_attn = "
         "\"auto\"`), llama-server with it. In this run raw llama-cpp-python evaluated a "
-        f"~1000-token prompt in {with_flash * 1000:.0f} ms with flash attention and "
+        f"~{lines * 23 + 50}-token prompt in {with_flash * 1000:.0f} ms with flash attention and "
         f"{without_flash * 1000:.0f} ms without; flash attention costs a CPU far more on "
         "every decode step and draft check once the context is long (see docs/caching.md), "
         "so Hoshikage gives up that share of prefill speed.",

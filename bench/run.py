@@ -220,6 +220,10 @@ def main() -> None:
     binary = find_llama_server(args.llama_server)
     folder = Path(tempfile.mkdtemp(prefix="hoshikage-bench-"))
     print(f"logs in {folder}", file=sys.stderr)
+    began = time.perf_counter()
+
+    def phase(name: str) -> None:
+        print(f"[{time.perf_counter() - began:6.1f} s] {name}", file=sys.stderr, flush=True)
 
     raw = Raw(settings)
     servers: list[HttpServer] = [start_hoshikage(settings, folder),
@@ -235,6 +239,7 @@ def main() -> None:
     extra_servers = [plain_hoshikage, *([ngram_server] if ngram_server else [])]
     clients = {s.name: openai.OpenAI(base_url=s.url, api_key="x", max_retries=0, timeout=600)
                for s in servers}
+    phase("contenders started")
     notes: list[str] = []
     try:
         operations = hoshikage_operations(servers[0], clients["hoshikage"], raw, rounds)
@@ -247,6 +252,7 @@ def main() -> None:
             clients[server.name].completions.create(model=server.model, prompt="1, 2,",
                                                     max_tokens=4, temperature=0)
         raw.stream("1, 2,", 4)
+        phase("start, load, switch measured")
 
         singles: dict[str, list[Any]] = {raw.name: []} | {s.name: [] for s in servers}
         contenders: list[Any] = [raw, *servers]
@@ -272,6 +278,7 @@ def main() -> None:
             "cpu_per_token": statistics.median(c for _, _, c in runs),
         } for name, runs in singles.items()}
 
+        phase("single streams measured")
         concurrent_tables: dict[str, dict[str, Any]] = {}
         for level in levels:
             runs: dict[str, list[Any]] = {s.name: [] for s in servers}
@@ -287,8 +294,10 @@ def main() -> None:
                 "ttft_p50": statistics.median(r.ttft_p50 for r in results),
                 "ttft_max": max(r.ttft_max for r in results),
             } for name, results in runs.items()}
+        phase("concurrent streams measured")
         agents = agent_workloads(servers, extra_servers, clients, raw, settings,
                                  args.short, rounds)
+        phase("agent workloads measured")
         if binary is None:
             notes.append("llama-server was not part of this run (no binary given).")
         if args.profile:
