@@ -2,7 +2,7 @@
 unloading throughout, clients hanging up at random.
 
     python bench/soak.py                         # 3000 requests → docs/soak.md
-    python bench/soak.py --short --out /tmp/s.md  # 300 requests (CI)
+    python bench/soak.py --short --out /tmp/s.md  # 200 requests (CI)
 
 Counts every outcome by kind. Expected ones: 200s, 503 queue_full (with a
 Retry-After), and the 400/404 this script provokes on purpose. Anything else
@@ -163,7 +163,7 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--out", default=str(REPO / "docs" / "soak.md"))
     args = parser.parse_args()
-    total = args.requests or (300 if args.short else 3000)
+    total = args.requests or (200 if args.short else 3000)
     folder = Path(tempfile.mkdtemp(prefix="hoshikage-soak-"))
     server = start_server(config_for(folder), folder / "soak.log")
     soak = Soak(server.url, args.seed)
