@@ -20,11 +20,11 @@ def test_short_soak_has_no_unexpected_outcome(tmp_path: Path) -> None:
                          cwd=REPO, capture_output=True, text=True, timeout=900)
     report = json.loads(out.with_suffix(".json").read_text())
     assert run.returncode == 0 and report["unexpected"] == 0, report["outcomes"]
-    assert report["requests"] == 300 and report["server_exit"] == 0
+    assert report["requests"] == 200 and report["server_exit"] == 0
     assert report["outcomes"].get("200", 0) + report["outcomes"].get("200 stream", 0) > 100
     assert report["model_loads"] >= 2  # models really came and went
     assert all(running == 0 and queued == 0
                for _, running, queued in report["final_states"].values())
     checkpoints = [n for n, _ in report["rss_unloaded"]]
-    assert checkpoints == [100, 200, 300]  # RSS with nothing loaded, measured as it goes
+    assert checkpoints == [100, 200]  # RSS with nothing loaded, measured as it goes
     assert "RSS with every model unloaded" in out.read_text()
