@@ -40,6 +40,10 @@ def bind_unit(config: HoshikageConfig, unit: Unit, board: str) -> Any:
     """``unit`` as a bound Serve deployment (an application, or part of one)."""
     from ray import serve
 
+    options = unit.serve_options(config.server.shutdown_timeout)
+    if not unit.pooled:  # a pool's requests follow Ray's multiplexing instead
+        options["request_router_config"] = {
+            "request_router_class": "hoshikage_ray.routing.PrefixAffinityRouter"}
     deployment = serve.deployment(replica_class(unit)).options(  # type: ignore[attr-defined]
-        **unit.serve_options(config.server.shutdown_timeout))
+        **options)
     return deployment.bind(replica_config(config, unit), unit.name, board, unit.pooled)

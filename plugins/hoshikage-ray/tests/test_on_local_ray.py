@@ -115,6 +115,26 @@ def test_two_models_with_two_replicas_each_answer_whole_and_streamed(
         assert all(r["node_id"] for r in replicas)
 
 
+def test_a_conversation_goes_back_to_the_replica_that_has_it(
+        client: openai.OpenAI, server: RunningServer) -> None:
+    """Six conversations on alpha's two replicas: each second turn reuses its first turn
+    from the cache of the replica that answered it. With Ray's own choice, each would
+    have an even chance of the other replica, and all six a 1-in-64 one."""
+    wait_for("two replicas of alpha", lambda: len(ready_replicas(server.url, "alpha")) == 2)
+    firsts = [f"Conversation {i}: " + " ".join(f"w{i}x{j}" for j in range(40))
+              for i in range(6)]
+    answers = [client.completions.create(model="alpha", prompt=p, max_tokens=4,
+                                         temperature=0) for p in firsts]
+    for first, answer in zip(firsts, answers):
+        assert answer.usage is not None
+        second = client.completions.create(
+            model="alpha", prompt=first + answer.choices[0].text + " And then?",
+            max_tokens=4, temperature=0)
+        assert second.usage is not None and second.usage.prompt_tokens_details is not None
+        assert second.usage.prompt_tokens_details.cached_tokens >= \
+            answer.usage.prompt_tokens - 1
+
+
 def test_the_front_end_enforces_keys(server: RunningServer) -> None:
     refused = httpx.post(f"{server.url}/v1/completions",
                          json={"model": "alpha", "prompt": "x", "max_tokens": 2})
@@ -142,6 +162,17 @@ def test_ps_shows_each_models_replicas(server: RunningServer) -> None:
     assert shown.returncode == 0, shown.stderr
     for replica in admin(server.url, "alpha")["replicas"]:
         assert str(replica["pid"]) in shown.stdout
+
+
+def test_an_admin_unload_reaches_every_replica(client: openai.OpenAI,
+                                               server: RunningServer) -> None:
+    ask(client, "alpha")
+    answer = httpx.post(f"{server.url}/admin/models/alpha/unload",
+                        headers={"Authorization": f"Bearer {KEY}"}, timeout=120)
+    assert answer.status_code == 200 and answer.json()["state"] == "unloaded"
+    replicas = admin(server.url, "alpha")["replicas"]
+    assert len(replicas) == 2 and {r["state"] for r in replicas} == {"unloaded"}
+    assert ask(client, "alpha")  # and loads again on the next request
 
 
 def test_a_killed_replica_is_replaced_and_requests_go_on(
