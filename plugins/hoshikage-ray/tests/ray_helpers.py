@@ -33,5 +33,5 @@ def wait_for(what: str, check: Callable[[], Any], *, bound: float = 120.0) -> An
         time.sleep(0.25)
 
 
-def ready_replicas(url: str, model: str) -> list[dict[str, Any]]:
+def live_replicas(url: str, model: str) -> list[dict[str, Any]]:
     return [r for r in admin(url, model)["replicas"] if r["state"] != "failed"]

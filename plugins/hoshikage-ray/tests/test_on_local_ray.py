@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import openai
 import pytest
-from ray_helpers import KEY, admin, ready_replicas, wait_for
+from ray_helpers import KEY, admin, live_replicas, wait_for
 
 from hoshikage_core.testing.server import (
     RunningServer,
@@ -109,8 +109,8 @@ def test_two_models_with_two_replicas_each_answer_whole_and_streamed(
         assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 8
     for model in ("alpha", "beta"):
         replicas = wait_for(f"two ready replicas of {model}", lambda m=model: [
-            r for r in ready_replicas(server.url, m) if r["state"] == "ready"] if len(
-            ready_replicas(server.url, m)) == 2 else None)
+            r for r in live_replicas(server.url, m) if r["state"] == "ready"] if len(
+            live_replicas(server.url, m)) == 2 else None)
         assert len({r["id"] for r in replicas}) == len({r["pid"] for r in replicas}) >= 1
         assert all(r["node_id"] for r in replicas)
 
@@ -120,7 +120,7 @@ def test_a_conversation_goes_back_to_the_replica_that_has_it(
     """Six conversations on alpha's two replicas: each second turn reuses its first turn
     from the cache of the replica that answered it. With Ray's own choice, each would
     have an even chance of the other replica, and all six a 1-in-64 one."""
-    wait_for("two replicas of alpha", lambda: len(ready_replicas(server.url, "alpha")) == 2)
+    wait_for("two replicas of alpha", lambda: len(live_replicas(server.url, "alpha")) == 2)
     firsts = [f"Conversation {i}: " + " ".join(f"w{i}x{j}" for j in range(40))
               for i in range(6)]
     answers = [client.completions.create(model="alpha", prompt=p, max_tokens=4,
@@ -178,13 +178,13 @@ def test_an_admin_unload_reaches_every_replica(client: openai.OpenAI,
 def test_a_killed_replica_is_replaced_and_requests_go_on(
         client: openai.OpenAI, server: RunningServer) -> None:
     before = wait_for("two replicas of beta", lambda: (
-        r if len(r := ready_replicas(server.url, "beta")) == 2 else None))
+        r if len(r := live_replicas(server.url, "beta")) == 2 else None))
     victim = before[0]
     os.kill(victim["pid"], signal.SIGKILL)
     for _ in range(6):  # every request succeeds (Ray routes to the living replica)
         ask(client, "beta")
     after = wait_for("a replacement replica", lambda: (
-        r if len(r := ready_replicas(server.url, "beta")) == 2
+        r if len(r := live_replicas(server.url, "beta")) == 2
         and victim["id"] not in {x["id"] for x in r} else None))
     assert victim["pid"] not in {r["pid"] for r in after}
     ask(client, "beta")
