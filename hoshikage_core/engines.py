@@ -78,6 +78,9 @@ class ModelEngine(Protocol):
 
     async def unload(self, name_or_alias: str) -> ModelInfo: ...
 
+    def pin(self, name_or_alias: str, pinned: bool = True) -> ModelInfo:
+        """Keep the model loaded whatever the idle timer and other models need."""
+
     def watch_loads(self, listener: LoadListener) -> Callable[[], None]: ...
 
     async def start(self) -> None: ...

@@ -20,6 +20,7 @@ __all__ = [
     "ModelLoadError",
     "ModelNotFoundError",
     "ModelTooLargeError",
+    "PinnedModelsInTheWayError",
     "PluginError",
     "QueueFullError",
     "ShuttingDownError",
@@ -171,6 +172,14 @@ class ModelTooLargeError(HoshikageError):
     status_code = 500
     error_type = "server_error"
     code = "model_exceeds_memory_budget"
+
+
+class PinnedModelsInTheWayError(HoshikageError):
+    """A model does not fit beside the pinned models, which never make room (503)."""
+
+    status_code = 503
+    error_type = "server_error"
+    code = "pinned_models_in_the_way"
 
 
 class ShuttingDownError(HoshikageError):

@@ -170,6 +170,11 @@ class Hoshikage:
         """Unload once the model's running requests have finished."""
         return await self.models.unload(model)
 
+    def pin(self, model: str, pinned: bool = True) -> ModelInfo:
+        """Pin a model (never unloaded by its idle timer or to make room for another;
+        it still counts in the limits) or, with ``pinned=False``, unpin it."""
+        return self.models.pin(model, pinned)
+
     def watch_loads(self, listener: LoadListener) -> Callable[[], None]:
         """Call ``listener(event)`` on the event loop as model loads start, advance
         (``event.progress``, 0.0-1.0) and end. Returns a function that stops it."""

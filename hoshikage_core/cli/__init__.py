@@ -1,7 +1,7 @@
 """The ``hoshikage`` command (Click, with Rich for tables and progress bars).
 
 One module per family of commands: ``serve`` (run), ``status`` (ps, load,
-unload), ``chat``, ``local`` (models, plugins, config check) and
+unload, pin, unpin), ``chat``, ``local`` (models, plugins, config check) and
 ``completion``. Commands that talk to a running server share ``remote``.
 """
 
@@ -36,6 +36,6 @@ def main() -> None:
     """
 
 
-for command in (serve.run, status.ps, status.load, status.unload, chat.chat, local.models,
-                local.plugins, local.config, shell.completion):
+for command in (serve.run, status.ps, status.load, status.unload, status.pin, status.unpin,
+                chat.chat, local.models, local.plugins, local.config, shell.completion):
     main.add_command(command)

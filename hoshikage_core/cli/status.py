@@ -14,7 +14,7 @@ from .progress import LoadBars
 from .remote import ServerClient, ServerError, model_path, server_options
 from .shell import complete_model_names
 
-__all__ = ["load", "ps", "render_replicas", "render_rows", "unload"]
+__all__ = ["load", "pin", "ps", "render_replicas", "render_rows", "unload", "unpin"]
 
 PS_HEADER = ("NAME", "STATE", "MEMORY", "UNLOADS", "RUNNING", "QUEUED", "LOADED IN")
 REPLICAS_HEADER = ("MODEL", "REPLICA", "STATE", "NODE", "PID", "RUNNING", "QUEUED")
@@ -129,3 +129,41 @@ def unload(name: str, url: str, api_key: str | None) -> None:
     except ServerError as exc:
         fail(exc.message, EXIT_FAILURE)
     out_console().print(f"{info['id']}: {info['state']}", markup=False)
+
+
+def _set_pin(name: str, url: str, api_key: str | None, action: str) -> None:
+    try:
+        info = ServerClient(url, api_key).request(
+            "POST", f"/admin/models/{model_path(name)}/{action}")
+    except ServerError as exc:
+        fail(exc.message, EXIT_FAILURE)
+    pinned = "pinned" if info.get("pinned") else "not pinned"
+    out_console().print(f"{info['id']}: {info['state']}, {pinned}", markup=False)
+
+
+@click.command()
+@click.argument("name", shell_complete=complete_model_names)
+@server_options
+def pin(name: str, url: str, api_key: str | None) -> None:
+    """Pin model NAME on a running server: never unloaded by its idle timer or to make
+    room for another model (until the server restarts; `pinned = true` in the config
+    keeps it pinned).
+
+    \b
+    Example:
+      hoshikage pin smollm2
+    """
+    _set_pin(name, url, api_key, "pin")
+
+
+@click.command()
+@click.argument("name", shell_complete=complete_model_names)
+@server_options
+def unpin(name: str, url: str, api_key: str | None) -> None:
+    """Unpin model NAME: its idle timer and eviction apply again.
+
+    \b
+    Example:
+      hoshikage unpin smollm2
+    """
+    _set_pin(name, url, api_key, "unpin")

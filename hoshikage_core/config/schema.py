@@ -141,6 +141,8 @@ class ModelConfig(_Table):
     max_tokens_limit: int | None = Field(None, ge=1)
     max_n: int | None = Field(None, ge=1, le=128)
     preload: bool = False
+    pinned: bool = False
+    """Never unloaded by the idle timer or to make room (``hoshikage pin/unpin`` too)."""
     draft_model: str | None = Field(None, min_length=1)
     """Another configured model (same backend, same vocabulary) that drafts tokens for
     this one to check: speculative decoding with a second, smaller model."""

@@ -15,6 +15,7 @@ from ..errors import QueueFullError, ShuttingDownError
 from .estimate import ensure_estimate
 from .fairness import can_start_now, grant
 from .loader import Loader
+from .placement import beside_pinned
 from .pool import ModelPool
 from .state import ManagedModel, ModelState, Waiter
 
@@ -40,6 +41,9 @@ class Admission:
             raise ShuttingDownError("The server is shutting down.")
         pool.capabilities(model)
         await ensure_estimate(pool, model, self._loader.fail)
+        refused = beside_pinned(model, pool.models.values(), pool.max_loaded, pool.budget)
+        if refused is not None:
+            raise refused
         if model.state is ModelState.FAILED and pool.clock.monotonic() < model.retry_at:
             raise self._loader.backing_off(model)
         models = pool.models.values()
@@ -82,3 +86,4 @@ class Admission:
         waiting = len(model.queue) + model.running
         estimate = model.average_seconds * waiting / model.settings.parallel
         return int(min(300, max(1, math.ceil(estimate))))
+

@@ -169,6 +169,19 @@ class ModelManager:
             await model.unloaded.wait()
         return self._info(model)
 
+    def pin(self, name_or_alias: str, pinned: bool = True) -> ModelInfo:
+        """Pin (never unloaded by the idle timer or to make room) or unpin a model; an
+        idle model unpinned starts its idle timer now."""
+        model = self.get(name_or_alias)
+        model.pinned = pinned
+        if pinned:
+            model.expires_at = None
+        elif model.is_idle:
+            model.mark_idle(self._pool.clock.monotonic())
+        self._reaper.wake()
+        self._schedule()
+        return self._info(model)
+
     async def start(self) -> None:
         """Start the idle reaper and load the models marked ``preload``."""
         self._reaper.start()

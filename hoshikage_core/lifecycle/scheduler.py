@@ -13,7 +13,7 @@ from __future__ import annotations
 from .fairness import grant, must_yield
 from .idle import IdleReaper
 from .loader import Loader
-from .placement import choose_victims
+from .placement import beside_pinned, choose_victims
 from .pool import ModelPool
 from .state import ManagedModel, ModelState, UnloadReason
 
@@ -58,6 +58,11 @@ class Scheduler:
             self._loader.start_load(model)
             return True
         if victims is None:
+            refused = beside_pinned(model, pool.models.values(), pool.max_loaded, pool.budget)
+            while refused is not None and model.queue:  # pinned since they came: no wait
+                waiter = model.queue.popleft()
+                if not waiter.future.done():
+                    waiter.future.set_exception(refused)
             return False  # only busy models stand in the way: wait for them, evict nothing yet
         for victim in victims:
             # A model that yields with requests still queued sends them to the back of
@@ -69,6 +74,6 @@ class Scheduler:
         return False
 
     def _evictable(self, model: ManagedModel) -> bool:
-        return (model.state is ModelState.READY and model.running == 0
+        return (model.state is ModelState.READY and model.running == 0 and not model.pinned
                 and (not model.queue or must_yield(model, self._pool.models.values(),
                                                    self._pool.fairness_cap)))

@@ -78,6 +78,7 @@ class ModelInfo:
     """While ``loading``: the fraction done (0.0-1.0), if the backend reports it."""
     replicas: tuple[ReplicaInfo, ...] | None = None
     """On a cluster engine: the model's replicas; None in a single process."""
+    pinned: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         replicas = {} if self.replicas is None else {
@@ -95,6 +96,7 @@ class ModelInfo:
             "load_seconds": self.load_seconds,
             "load_progress": self.load_progress,
             "error": self.error,
+            "pinned": self.pinned,
             **replicas,
         }
 
@@ -141,6 +143,7 @@ class ManagedModel:
         self.unloaded.set()
         self.estimating: asyncio.Future[int | None] | None = None
         self.chat_template: Any = None  # the backend's, learned at the first load
+        self.pinned = config.pinned  # never unloaded by the idle timer or to make room
 
     def enqueue(self, waiter: Waiter) -> None:
         """Add ``waiter`` in arrival order (it may have arrived before others queued)."""
@@ -173,7 +176,7 @@ class ManagedModel:
         """The last request ended: start the idle clock, for that request's own
         ``keep_alive`` if it sent one, else for the model's ``idle_timeout``."""
         timeout = self.settings.idle_timeout if keep_alive is None else keep_alive
-        self.expires_at = None if math.isinf(timeout) else now + timeout
+        self.expires_at = None if self.pinned or math.isinf(timeout) else now + timeout
 
     def info(self, monotonic_now: float, wall_now: float) -> ModelInfo:
         def wall(t: float | None) -> float | None:
@@ -193,4 +196,5 @@ class ManagedModel:
             running=self.running,
             queued=len(self.queue),
             load_progress=self.load_progress if self.state is ModelState.LOADING else None,
+            pinned=self.pinned,
         )

@@ -84,6 +84,18 @@ def _line(payload: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":")) + "\n"
 
 
+@router.post("/models/{model_id}/pin", responses=error_responses(400))
+async def pin_model(model_id: str, hoshikage: HoshikageDep) -> dict[str, Any]:
+    """Never unload this model by its idle timer or to make room; returns its status."""
+    return hoshikage.pin(model_id).to_dict()
+
+
+@router.post("/models/{model_id}/unpin", responses=error_responses(400))
+async def unpin_model(model_id: str, hoshikage: HoshikageDep) -> dict[str, Any]:
+    """Let the idle timer and eviction unload it again; returns its status."""
+    return hoshikage.pin(model_id, pinned=False).to_dict()
+
+
 @router.post("/models/{model_id}/unload", responses=error_responses(413))
 async def unload_model(model_id: str,
                        hoshikage: HoshikageDep) -> dict[str, Any]:

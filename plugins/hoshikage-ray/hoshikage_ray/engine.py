@@ -13,7 +13,12 @@ from typing import Any, TypeVar
 
 from hoshikage_core.config.schema import EffectiveModelSettings, ModelConfig
 from hoshikage_core.engines import EngineContext
-from hoshikage_core.errors import BackendUnavailableError, HoshikageError, ModelNotFoundError
+from hoshikage_core.errors import (
+    BackendUnavailableError,
+    HoshikageError,
+    InvalidRequestError,
+    ModelNotFoundError,
+)
 from hoshikage_core.lifecycle import LoadEvent, LoadListener, ModelInfo, ModelState
 from hoshikage_core.lifecycle.defaults import with_model_defaults
 from hoshikage_core.lifecycle.metering import metered
@@ -196,6 +201,14 @@ class ClusterEngine:
                     break
                 await asyncio.sleep(POLL_SECONDS)
         return self._info(model)
+
+    def pin(self, name_or_alias: str, pinned: bool = True) -> ModelInfo:
+        """Pinning on a cluster is each replica's config (``pinned = true``), which its
+        local Hoshikage keeps; changing it while running is not offered here."""
+        model = self.get(name_or_alias)
+        raise InvalidRequestError(
+            f"Model '{model.name}' runs on the Ray cluster: set pinned = true in its "
+            "[models.NAME] table instead (each replica then keeps it loaded).")
 
     async def _call(self, model: ClusterModel, method: str, *args: Any) -> Any:
         handle = await self._handle(model)

@@ -63,4 +63,5 @@ def model_info(model: _Model, reports: list[dict[str, Any]],
         error=error, load_seconds=max(loads) if loads else None,
         memory_bytes=sum(memory) if memory else None, last_used=max(used) if used else None,
         expires_at=expires, running=running, queued=queued,
-        load_progress=min(progress) if progress else None, replicas=tuple(replicas))
+        load_progress=min(progress) if progress else None, replicas=tuple(replicas),
+        pinned=bool(model.config.pinned))
