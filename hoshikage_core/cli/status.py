@@ -123,20 +123,22 @@ def unload(name: str, url: str, api_key: str | None) -> None:
     Example:
       hoshikage unload smollm2
     """
-    try:
-        info = ServerClient(url, api_key).request(
-            "POST", f"/admin/models/{model_path(name)}/unload", timeout=None)
-    except ServerError as exc:
-        fail(exc.message, EXIT_FAILURE)
+    info = _post(name, url, api_key, "unload")
     out_console().print(f"{info['id']}: {info['state']}", markup=False)
 
 
-def _set_pin(name: str, url: str, api_key: str | None, action: str) -> None:
+def _post(name: str, url: str, api_key: str | None, action: str) -> dict[str, Any]:
+    """``POST /admin/models/NAME/ACTION``, waiting as long as it takes; exit 1 on error."""
     try:
-        info = ServerClient(url, api_key).request(
-            "POST", f"/admin/models/{model_path(name)}/{action}")
+        info: dict[str, Any] = ServerClient(url, api_key).request(
+            "POST", f"/admin/models/{model_path(name)}/{action}", timeout=None)
     except ServerError as exc:
         fail(exc.message, EXIT_FAILURE)
+    return info
+
+
+def _set_pin(name: str, url: str, api_key: str | None, action: str) -> None:
+    info = _post(name, url, api_key, action)
     pinned = "pinned" if info.get("pinned") else "not pinned"
     out_console().print(f"{info['id']}: {info['state']}, {pinned}", markup=False)
 

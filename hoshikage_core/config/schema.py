@@ -258,12 +258,15 @@ class HoshikageConfig(_Table):
         defaults = self.defaults.cluster
         return defaults if own is None else own.merged_over(defaults)
 
+    def names(self) -> dict[str, str]:
+        """Every model name and alias, each mapped to the model's configured name."""
+        return {alias: name for name, model in self.models.items()
+                for alias in (name, *model.aliases)}
+
     def draft_of(self, name: str) -> str | None:
         """The name of the model that drafts for model ``name``, if any."""
         draft = self.models[name].draft_model
-        if draft is None:
-            return None
-        return next(n for n, m in self.models.items() if draft in (n, *m.aliases))
+        return None if draft is None else self.names()[draft]
 
     def effective(self, name: str) -> EffectiveModelSettings:
         """Model ``name``'s settings with ``[defaults]`` filled in."""

@@ -45,8 +45,7 @@ class ModelPool:
                 own = self.models[draft].spec
                 managed.spec = dataclasses.replace(managed.spec, draft=dataclasses.replace(
                     own, parallel=managed.spec.parallel))
-        self._names = {alias: name for name, model in config.models.items()
-                       for alias in (name, *model.aliases)}
+        self._names = config.names()
         self._order = itertools.count()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closing = False

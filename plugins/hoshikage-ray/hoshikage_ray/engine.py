@@ -65,8 +65,7 @@ class ClusterEngine:
         unit_of = {model: unit for unit in units for model in unit.models}
         self.models = {name: ClusterModel(name, model, config.effective(name), unit_of[name])
                        for name, model in config.models.items()}
-        self._names = {alias: name for name, model in config.models.items()
-                       for alias in (name, *model.aliases)}
+        self._names = config.names()
         self.rollout = Rollout(config, units, context.executor)
         self.deployments = self.rollout.deployments
         self._watchers = LoadWatchers()
@@ -147,14 +146,8 @@ class ClusterEngine:
                     except StopAsyncIteration:
                         return
             except Exception as exc:
-                mapped = from_ray(exc, model.name)
-                if mapped is None:
-                    raise
-                if not sent and attempt < RESENDS and isinstance(mapped, ReplicaFailedError):
-                    log.info("%s: a replica failed before answering (%s); sending again",
-                             model.name, type(exc).__name__)
+                if self._resend_or_raise(exc, model, resend=not sent and attempt < RESENDS):
                     continue
-                raise mapped from None
             finally:
                 if not finished:  # the client left (or it failed): the replica stops
                     try:
@@ -195,7 +188,8 @@ class ClusterEngine:
         model = self.get(name_or_alias)
         if self.rollout.board is not None:
             await self.rollout.board.unload.remote(model.name)
-            for _ in range(int(self.config.server.shutdown_timeout / POLL_SECONDS) + 20):
+            deadline = time.monotonic() + self.config.server.shutdown_timeout + 10
+            while time.monotonic() < deadline:  # its running requests finish first
                 await self.rollout.refresh()
                 if self._info(model).state in (ModelState.UNLOADED, ModelState.FAILED):
                     break
@@ -217,13 +211,21 @@ class ClusterEngine:
             try:
                 return await deployment.unless_unplaceable(getattr(handle, method).remote(*args))
             except Exception as exc:
-                mapped = from_ray(exc, model.name)
-                if mapped is None:
-                    raise
-                if attempt < RESENDS and isinstance(mapped, ReplicaFailedError):
-                    continue  # as in _relay: that replica never answered
-                raise mapped from None
+                self._resend_or_raise(exc, model, resend=attempt < RESENDS)
         raise AssertionError("unreachable")
+
+    def _resend_or_raise(self, exc: Exception, model: ClusterModel, *, resend: bool) -> bool:
+        """For an exception a call to a replica raised: True to send the call again (a
+        replica that died before answering, and ``resend`` allows it); else raise what
+        the client should see."""
+        mapped = from_ray(exc, model.name)
+        if mapped is None:
+            raise exc
+        if resend and isinstance(mapped, ReplicaFailedError):
+            log.info("%s: a replica failed before answering (%s); sending again",
+                     model.name, type(exc).__name__)
+            return True
+        raise mapped from None
 
     async def _handle(self, model: ClusterModel) -> Any:
         """The handle to the model's replicas, once its deployment is up."""

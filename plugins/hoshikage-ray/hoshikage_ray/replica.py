@@ -12,10 +12,9 @@ from contextlib import aclosing
 from typing import Any
 
 from hoshikage_core import GenerationRequest, Hoshikage
-from hoshikage_core.errors import HoshikageError
 
 from .board import board_actor
-from .wire import pack
+from .wire import packed
 
 __all__ = ["ModelReplica", "PooledModel"]
 
@@ -50,6 +49,7 @@ class ModelReplica:
         self.node_id = ray.get_runtime_context().get_node_id()
         self.board = board_actor(board, detached=True)  # build_app: maybe first here
         self.unloads_seen: dict[str, int] | None = None
+        self.unloading: set[asyncio.Task[Any]] = set()
         await self.hoshikage.start()
         self.beating = asyncio.get_running_loop().create_task(self._beat())
 
@@ -60,12 +60,11 @@ class ModelReplica:
         """The chunks of one generation, streamed back (closed: cancelled)."""
         await self._multiplexed(request.model)
         try:
-            async with aclosing(self.hoshikage.generate(request, keep_alive=keep_alive)) \
-                    as chunks:
-                async for chunk in chunks:
-                    yield chunk
-        except HoshikageError as exc:
-            raise pack(exc) from None
+            with packed():
+                async with aclosing(self.hoshikage.generate(request, keep_alive=keep_alive)) \
+                        as chunks:
+                    async for chunk in chunks:
+                        yield chunk
         finally:
             self._report_soon()
 
@@ -73,30 +72,20 @@ class ModelReplica:
                   keep_alive: float | None = None) -> Any:
         """``work(backend, handle)`` on the loaded model (embeddings, tokens)."""
         await self._multiplexed(model)
-        try:
+        with packed():
             return await self.hoshikage.models.use(model, work, keep_alive=keep_alive)
-        except HoshikageError as exc:
-            raise pack(exc) from None
 
     async def chat_template(self, model: str) -> Any:
         await self._multiplexed(model)
-        try:
+        with packed():
             return await self.hoshikage.chat_template(model)
-        except HoshikageError as exc:
-            raise pack(exc) from None
 
     async def load(self, model: str, keep_alive: float | None = None) -> dict[str, Any]:
         await self._multiplexed(model)
-        try:
+        with packed():
             info = await self.hoshikage.load(model, keep_alive=keep_alive)
-        except HoshikageError as exc:
-            raise pack(exc) from None
         self._report_soon()
         return info.to_dict()
-
-    async def describe(self) -> dict[str, Any]:
-        """This replica's report (what the board holds)."""
-        return self._report()
 
     # -- the board ---------------------------------------------------------------
 
@@ -135,7 +124,11 @@ class ModelReplica:
         names = {i.id for i in self.hoshikage.list_models()}
         for model, count in unloads.items():
             if model in names and count > seen.get(model, 0):
-                await self.hoshikage.unload(model)
+                # in the background: an unload waits for running requests, and the
+                # beat goes on meanwhile (a replica that stops reporting looks dead)
+                task = asyncio.get_running_loop().create_task(self.hoshikage.unload(model))
+                self.unloading.add(task)
+                task.add_done_callback(self.unloading.discard)
 
     def check_health(self) -> None:
         """Ray's health check: the replica's event loop answers."""

@@ -76,8 +76,8 @@ class Rollout:
         self._loop: Any = None  # the event loop start() ran on
 
     async def start(self) -> None:
-        """Join the cluster and deploy every unit, in the background: /health answers
-        meanwhile, and requests wait for their own model's deployment."""
+        """Join the cluster and hand every unit to Serve (once; not waiting for replicas:
+        each request waits for its own model's deployment to be running)."""
         if self._starting is None:
             self._starting = asyncio.ensure_future(self._start())
         await asyncio.shield(self._starting)
@@ -145,7 +145,6 @@ class Rollout:
             if app.status == "RUNNING":
                 self._settle(deployment, None)
             elif app.status in ("DEPLOY_FAILED", "UNHEALTHY"):
-                detail = app.deployments.get(name)
                 message = (detail.message if detail else "") or app.message
                 self._settle(deployment, BackendUnavailableError(
                     f"Model deployment '{name}' failed on Ray: {message}"))

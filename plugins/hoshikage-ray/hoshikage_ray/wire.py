@@ -3,12 +3,14 @@ and Ray's own failures (a replica that died, every replica full) become clear on
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from hoshikage_core import errors
 from hoshikage_core.errors import HoshikageError, QueueFullError
 
-__all__ = ["RemoteError", "ReplicaFailedError", "from_ray", "pack", "unpack"]
+__all__ = ["RemoteError", "ReplicaFailedError", "from_ray", "pack", "packed", "unpack"]
 
 
 class RemoteError(Exception):
@@ -29,6 +31,15 @@ class ReplicaFailedError(HoshikageError):
 
 def pack(exc: HoshikageError) -> RemoteError:
     return RemoteError(type(exc).__name__, exc.message, dict(vars(exc)))
+
+
+@contextmanager
+def packed() -> Iterator[None]:
+    """In a replica: a ``HoshikageError`` raised inside leaves as a :class:`RemoteError`."""
+    try:
+        yield
+    except HoshikageError as exc:
+        raise pack(exc) from None
 
 
 def unpack(remote: RemoteError) -> HoshikageError:
