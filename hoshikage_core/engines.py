@@ -18,6 +18,7 @@ from typing import Any, Protocol, TypeVar
 from .clock import Clock
 from .config.schema import EffectiveModelSettings, HoshikageConfig, ModelConfig
 from .lifecycle import LoadListener, ModelInfo
+from .lifecycle.reload import ModelChanges
 from .ops.metrics import Metrics
 from .plugins.capabilities import Capabilities
 from .plugins.dispatch import BackendDispatcher
@@ -80,6 +81,10 @@ class ModelEngine(Protocol):
 
     def pin(self, name_or_alias: str, pinned: bool = True) -> ModelInfo:
         """Keep the model loaded whatever the idle timer and other models need."""
+
+    async def reload(self, config: HoshikageConfig,
+                     options: Mapping[str, Any] | None = None) -> ModelChanges:
+        """Serve ``config``'s models from now on; nothing running is cut."""
 
     def watch_loads(self, listener: LoadListener) -> Callable[[], None]: ...
 

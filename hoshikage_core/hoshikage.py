@@ -22,6 +22,7 @@ from .errors import ConfigError, InvalidRequestError
 from .kit.options import OptionsError
 from .lifecycle import LoadEvent, LoadListener, ModelInfo, ModelManager, ModelState
 from .ops.metrics import Metrics
+from .ops.reload import ReloadReport, needs_restart
 from .ops.security import resolve_api_keys
 from .plugins.capabilities import Capabilities
 from .plugins.discovery import create_plugin_manager
@@ -56,7 +57,8 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-__all__ = ["Completion", "Hoshikage", "LoadEvent", "LoadListener", "ModelInfo", "ModelState"]
+__all__ = ["Completion", "Hoshikage", "LoadEvent", "LoadListener", "ModelInfo", "ModelState",
+           "ReloadReport"]
 
 ConfigSource = HoshikageConfig | Mapping[str, Any] | str | os.PathLike[str]
 
@@ -113,6 +115,7 @@ class Hoshikage:
         self.api_keys = resolve_api_keys(self.config.server, os.environ)
         self._closed = False
         self._started = False
+        self._reloading = asyncio.Lock()
         self.started_at = int(time.time())
 
     async def __aenter__(self) -> Hoshikage:
@@ -174,6 +177,27 @@ class Hoshikage:
         """Pin a model (never unloaded by its idle timer or to make room for another;
         it still counts in the limits) or, with ``pinned=False``, unpin it."""
         return self.models.pin(model, pinned)
+
+    async def reload(self, config: ConfigSource | None = None) -> ReloadReport:
+        """Read the config file again (or take ``config``) and serve its models without
+        a restart: unchanged models keep running, changed ones reload once their running
+        requests finish, removed ones finish theirs and unload, new ones are served at
+        once; discovery folders are scanned again. An invalid config raises
+        :class:`ConfigError` (file, key, what was expected) and changes nothing.
+        ``[server]``, ``[plugins]`` and ``[cluster]`` changes wait for a restart."""
+        async with self._reloading:
+            if config is None:
+                if self.config.source is None:
+                    raise ConfigError("This Hoshikage was not started from a config file; "
+                                      "pass the new config to reload().")
+                config = self.config.source
+            new = await self.in_worker(_as_config, config)  # reads files, scans folders
+            options = check_models(new, self.plugins)
+            restart = needs_restart(self.config, new)
+            new = new.model_copy(update={s: getattr(self.config, s) for s in restart})
+            changes = await self.models.reload(new, options)
+            self.config = new
+            return ReloadReport(changes, restart, new.discovery_report)
 
     def watch_loads(self, listener: LoadListener) -> Callable[[], None]:
         """Call ``listener(event)`` on the event loop as model loads start, advance

@@ -7,6 +7,7 @@ key instead of a setting silently ignored.
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,6 +22,8 @@ from pydantic import (
     model_validator,
 )
 
+from ..discovery import DiscoveryReport, ModelOrigin, discover
+from ..discovery.origin import CONFIGURED
 from .cluster import ClusterConfig, ModelClusterConfig
 from .durations import parse_duration
 from .package_files import PACKAGE_SCHEME, resolve_package_file
@@ -28,10 +31,12 @@ from .sizes import parse_size
 
 __all__ = [
     "DefaultsConfig",
+    "DiscoveryConfig",
     "Duration",
     "HoshikageConfig",
     "ModelConfig",
     "PluginsConfig",
+    "ReloadConfig",
     "SamplingDefaults",
     "ServerConfig",
 ]
@@ -45,6 +50,15 @@ ByteSize = Annotated[int, BeforeValidator(parse_size)]
 
 class _Table(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def _relative(path: Path, info: ValidationInfo) -> Path:
+    """``path`` with ``~`` expanded, relative to the config file's folder."""
+    path = path.expanduser()
+    base_dir = (info.context or {}).get("base_dir")
+    if not path.is_absolute() and base_dir is not None:
+        path = Path(base_dir) / path
+    return path
 
 
 class ServerConfig(_Table):
@@ -75,10 +89,7 @@ class ServerConfig(_Table):
     def _keys_file(cls, path: Path | None, info: ValidationInfo) -> Path | None:
         if path is None:
             return None
-        path = path.expanduser()
-        base_dir = (info.context or {}).get("base_dir")
-        if not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
+        path = _relative(path, info)
         if not path.is_file():
             raise ValueError(f"expected a file with one API key per line; {path} does not "
                              "exist")
@@ -168,11 +179,7 @@ class ModelConfig(_Table):
         """Relative paths are relative to the config file; the file must exist."""
         if path is None:
             return None
-        path = path.expanduser()
-        base_dir = (info.context or {}).get("base_dir")
-        if not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
-        path = path.resolve()
+        path = _relative(path, info).resolve()
         if not path.is_file():
             raise ValueError(f"expected an existing model file; {path} does not exist")
         return path
@@ -189,14 +196,62 @@ class PluginsConfig(_Table):
     def _existing_folder(cls, path: Path | None, info: ValidationInfo) -> Path | None:
         if path is None:
             return None
-        path = path.expanduser()
-        base_dir = (info.context or {}).get("base_dir")
-        if not path.is_absolute() and base_dir is not None:
-            path = Path(base_dir) / path
-        path = path.resolve()
+        path = _relative(path, info).resolve()
         if not path.is_dir():
             raise ValueError(f"expected an existing folder of plugin files; {path} is not one")
         return path
+
+
+def _existing_folder(path: Path, info: ValidationInfo, what: str) -> Path:
+    path = _relative(path, info).resolve()
+    if not path.is_dir():
+        raise ValueError(f"expected an existing folder {what}; {path} is not one")
+    return path
+
+
+class DiscoveryConfig(_Table):
+    """``[discovery]``: folders whose GGUF files are served without a ``[models.*]``
+    table each (see docs/discovery.md for how files are named)."""
+
+    dirs: list[Path] = Field(default_factory=list)
+    huggingface: bool | Path = False
+    """The Hugging Face hub cache (``true``: ``$HF_HUB_CACHE``, ``$HF_HOME/hub`` or
+    ``~/.cache/huggingface/hub``; or its path)."""
+    ollama: bool | Path = False
+    """Ollama's model store (``true``: ``$OLLAMA_MODELS`` or ``~/.ollama/models``; or its
+    path); models whose weights are GGUF."""
+    backend: str = Field("llamacpp", min_length=1)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
+    """Per discovered name, settings as in ``[models.NAME]`` (all but ``path``)."""
+
+    @field_validator("dirs")
+    @classmethod
+    def _dirs(cls, dirs: list[Path], info: ValidationInfo) -> list[Path]:
+        return [_existing_folder(d, info, "of GGUF files") for d in dirs]
+
+    @field_validator("huggingface", "ollama")
+    @classmethod
+    def _store(cls, value: bool | Path, info: ValidationInfo) -> bool | Path:
+        what = "(the hub cache)" if info.field_name == "huggingface" else "(Ollama's models)"
+        return value if isinstance(value, bool) else _existing_folder(value, info, what)
+
+    @model_validator(mode="after")
+    def _no_paths(self) -> DiscoveryConfig:
+        for name, model in self.models.items():
+            if "path" in model.model_fields_set:
+                raise ValueError(f"discovery.models.{name}.path: a discovered model's path "
+                                 "is its file; to serve another file, add [models.NAME]")
+        return self
+
+
+class ReloadConfig(_Table):
+    """``[reload]``: reloading the config without a restart (SIGHUP, ``hoshikage
+    reload`` and ``POST /admin/reload`` always work)."""
+
+    watch: bool = False
+    """Reload when the config file or a discovery folder changes."""
+    interval: Duration = Field(2.0, gt=0)
+    """How often to look; a change is applied once it has held still this long."""
 
 
 class HoshikageConfig(_Table):
@@ -207,12 +262,34 @@ class HoshikageConfig(_Table):
     defaults: DefaultsConfig = Field(default_factory=DefaultsConfig)
     models: dict[str, ModelConfig] = Field(default_factory=dict)
     cluster: ClusterConfig = Field(default_factory=ClusterConfig)
+    discovery: DiscoveryConfig = Field(default_factory=DiscoveryConfig)
+    reload: ReloadConfig = Field(default_factory=ReloadConfig)
     _source: Path | None = PrivateAttr(default=None)
+    _origins: dict[str, ModelOrigin] = PrivateAttr(default_factory=dict)
+    _discovery: DiscoveryReport = PrivateAttr(default_factory=DiscoveryReport)
 
     @property
     def source(self) -> Path | None:
         """The file this config was read from, if any."""
         return self._source
+
+    @property
+    def discovery_report(self) -> DiscoveryReport:
+        """What discovery found but serves under another name, or not at all."""
+        return self._discovery
+
+    def origin(self, name: str) -> ModelOrigin:
+        """Where model ``name`` came from: its ``[models.*]`` table or a discovered file."""
+        return self._origins.get(name, CONFIGURED)
+
+    @model_validator(mode="after")
+    def _add_discovered(self, info: ValidationInfo) -> HoshikageConfig:
+        """The models ``[discovery]`` finds join the configured ones (which win)."""
+        environ = (info.context or {}).get("environ", os.environ)
+        found = discover(self.discovery, self.models, environ)
+        self.models.update(found.models)  # in place: no second validation of the paths
+        self._origins, self._discovery = found.origins, found.report
+        return self
 
     @model_validator(mode="after")
     def _names_are_unique(self) -> HoshikageConfig:

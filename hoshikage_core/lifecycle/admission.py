@@ -11,7 +11,7 @@ import asyncio
 import math
 from collections.abc import Callable
 
-from ..errors import QueueFullError, ShuttingDownError
+from ..errors import ModelNotFoundError, QueueFullError, ShuttingDownError
 from .estimate import ensure_estimate
 from .fairness import can_start_now, grant
 from .loader import Loader
@@ -41,6 +41,8 @@ class Admission:
             raise ShuttingDownError("The server is shutting down.")
         pool.capabilities(model)
         await ensure_estimate(pool, model, self._loader.fail)
+        if pool.models.get(model.name) is not model:  # a reload removed it meanwhile
+            raise ModelNotFoundError(model.name, available=list(pool.models))
         refused = beside_pinned(model, pool.models.values(), pool.max_loaded, pool.budget)
         if refused is not None:
             raise refused

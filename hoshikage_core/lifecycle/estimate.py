@@ -19,7 +19,7 @@ async def ensure_estimate(pool: ModelPool, model: ManagedModel,
     backend's estimate, else the file's size; refuse a model that never fits.
 
     An estimate that raises fails the model through ``fail``, with the reason."""
-    if model.memory_bytes is None:
+    while model.memory_bytes is None:
         if model.estimating is None:
             backend = pool.backend(model)
             model.estimating = asyncio.ensure_future(
@@ -34,11 +34,12 @@ async def ensure_estimate(pool: ModelPool, model: ManagedModel,
                 model.estimating = None
                 fail(model, error)
             raise error from exc
-        if model.memory_bytes is None:
+        if model.memory_bytes is None and model.estimating is estimating:
             if estimate is None:
                 path = model.spec.path
                 estimate = path.stat().st_size if path is not None and path.exists() else 0
             model.memory_bytes = int(estimate)
+        # else a reload changed the model meanwhile: estimate its new settings
     if pool.budget is not None and model.memory_bytes > pool.budget:
         raise ModelTooLargeError(
             f"Model '{model.name}' needs about {format_bytes(model.memory_bytes)}, more than "

@@ -18,7 +18,7 @@ class IdleReaper:
 
     def __init__(self, models: Iterable[ManagedModel], clock: Clock,
                  unload: Callable[[ManagedModel], None]) -> None:
-        self._models = list(models)
+        self._models = models  # a live view: models a reload adds are watched too
         self._clock = clock
         self._unload = unload
         self._wakeup: asyncio.Event | None = None

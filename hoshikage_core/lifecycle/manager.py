@@ -7,7 +7,8 @@
   (or that request's own ``keep_alive``);
 - :mod:`.fairness`: a busy model others wait for serves at most ``fairness_cap``
   more requests, then drains and makes room;
-- :mod:`.metering`: per-generation metrics.
+- :mod:`.metering`: per-generation metrics;
+- :mod:`.reload`: a reloaded config's models: kept, changed, added, removed.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .loader import Loader
 from .metering import metered
 from .pool import ModelPool
 from .progress import LoadListener, LoadWatchers
+from .reload import ModelChanges, apply_config
 from .scheduler import Scheduler
 from .state import ManagedModel, ModelInfo, ModelState, UnloadReason
 from .threads import iterate_in_thread
@@ -70,7 +72,7 @@ class ModelManager:
     # -- lookup ----------------------------------------------------------------
 
     def names(self) -> list[str]:
-        return list(self._pool.models)
+        return [name for name, model in self._pool.models.items() if not model.removed]
 
     def get(self, name_or_alias: str) -> ManagedModel:
         """The model called ``name_or_alias``; :class:`ModelNotFoundError` if none."""
@@ -181,6 +183,18 @@ class ModelManager:
         self._reaper.wake()
         self._schedule()
         return self._info(model)
+
+    async def reload(self, config: HoshikageConfig,
+                     options: Mapping[str, Any] | None = None) -> ModelChanges:
+        """Serve ``config``'s models from now on (see :mod:`.reload`); ``options`` as
+        for the constructor. Models added or changed with ``preload`` load soon after."""
+        changes = apply_config(self._pool, config, options or {})
+        self._schedule()
+        self._reaper.wake()
+        for name in (*changes.added, *changes.reloaded):
+            if self._pool.models[name].config.preload:
+                self._pool.spawn(self._preload(self._pool.models[name]))
+        return changes
 
     async def start(self) -> None:
         """Start the idle reaper and load the models marked ``preload``."""

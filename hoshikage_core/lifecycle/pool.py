@@ -17,9 +17,25 @@ from ..ops.metrics import Metrics
 from ..plugins.capabilities import Capabilities
 from ..plugins.dispatch import BackendDispatcher
 from ..plugins.registry import PluginRegistry
+from ..types import ModelSpec
 from .state import ManagedModel
 
-__all__ = ["ModelPool"]
+__all__ = ["ModelPool", "model_specs"]
+
+
+def model_specs(config: HoshikageConfig, options: Mapping[str, Any]) -> dict[str, ModelSpec]:
+    """Per model, what its backend's hooks receive: ``options`` (the backend's own
+    reading of the options table) where given, a draft model's spec inside its target's."""
+    specs = {name: ModelSpec(name=name, path=model.path,
+                             options=options.get(name, dict(model.options)),
+                             parallel=config.effective(name).parallel)
+             for name, model in config.models.items()}
+    for name, spec in specs.items():
+        draft = config.draft_of(name)
+        if draft is not None:  # its weights load with this model, as part of it
+            specs[name] = dataclasses.replace(spec, draft=dataclasses.replace(
+                specs[draft], parallel=spec.parallel))
+    return specs
 
 
 class ModelPool:
@@ -32,29 +48,28 @@ class ModelPool:
         self.executor = executor
         self.clock = clock
         self.metrics = metrics
-        self.max_loaded = config.defaults.max_loaded_models
-        self.budget = config.defaults.memory_budget
-        self.fairness_cap = config.defaults.fairness_cap
-        options = options or {}
-        self.models = {name: ManagedModel(name, model, config.effective(name),
-                                          options.get(name))
+        specs = model_specs(config, options or {})
+        self.models = {name: ManagedModel(name, model, config.effective(name), specs[name],
+                                          config.origin(name))
                        for name, model in config.models.items()}
-        for name, managed in self.models.items():
-            draft = config.draft_of(name)
-            if draft is not None:  # its weights load with this model, as part of it
-                own = self.models[draft].spec
-                managed.spec = dataclasses.replace(managed.spec, draft=dataclasses.replace(
-                    own, parallel=managed.spec.parallel))
-        self._names = config.names()
+        self.set_limits(config)
         self._order = itertools.count()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.closing = False
+
+    def set_limits(self, config: HoshikageConfig) -> None:
+        """Take ``[defaults]``' pool-wide limits and the names of ``config``."""
+        self.max_loaded = config.defaults.max_loaded_models
+        self.budget = config.defaults.memory_budget
+        self.fairness_cap = config.defaults.fairness_cap
+        self._names = config.names()
 
     def get(self, name_or_alias: str) -> ManagedModel:
         """The model called ``name_or_alias``; :class:`ModelNotFoundError` if none."""
         name = self._names.get(name_or_alias)
         if name is None:
-            raise ModelNotFoundError(name_or_alias, available=list(self.models))
+            raise ModelNotFoundError(name_or_alias, available=[
+                name for name, model in self.models.items() if not model.removed])
         return self.models[name]
 
     def ticket(self) -> int:

@@ -10,10 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..config.schema import EffectiveModelSettings, ModelConfig
+from ..discovery.origin import CONFIGURED, ModelOrigin
 from ..errors import HoshikageError
 from ..types import ModelSpec
 
-__all__ = ["ManagedModel", "ModelInfo", "ModelState", "ReplicaInfo", "UnloadReason", "Waiter"]
+__all__ = ["ManagedModel", "ModelInfo", "ModelState", "Replacement", "ReplicaInfo",
+           "UnloadReason", "Waiter"]
 
 
 class ModelState(str, enum.Enum):
@@ -31,10 +33,12 @@ class UnloadReason(str, enum.Enum):
     EVICTED = "evicted"  # another model needed the room
     REQUESTED = "requested"  # the admin API or the CLI asked
     SHUTDOWN = "shutdown"  # the server is stopping
+    RELOADED = "reloaded"  # a config reload changed or removed it
 
     def describe(self) -> str:
         return {"idle": "idle timeout", "evicted": "making room", "requested":
-                "unload requested", "shutdown": "shutdown"}[self.value]
+                "unload requested", "shutdown": "shutdown",
+                "reloaded": "changed or removed by a config reload"}[self.value]
 
 
 @dataclass(frozen=True)
@@ -79,6 +83,10 @@ class ModelInfo:
     replicas: tuple[ReplicaInfo, ...] | None = None
     """On a cluster engine: the model's replicas; None in a single process."""
     pinned: bool = False
+    origin: ModelOrigin = CONFIGURED
+    """Where it came from: a ``[models.*]`` table or a discovered file."""
+    removed: bool = False
+    """A config reload removed it: it finishes its requests, then unloads and is gone."""
 
     def to_dict(self) -> dict[str, Any]:
         replicas = {} if self.replicas is None else {
@@ -97,8 +105,21 @@ class ModelInfo:
             "load_progress": self.load_progress,
             "error": self.error,
             "pinned": self.pinned,
+            "path": self.path,
+            "origin": self.origin.to_dict(),
+            "removed": self.removed,
             **replicas,
         }
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """A model's new settings from a config reload, taken once its weights are unloaded."""
+
+    config: ModelConfig
+    settings: EffectiveModelSettings
+    spec: ModelSpec
+    origin: ModelOrigin
 
 
 @dataclass(eq=False)
@@ -113,15 +134,16 @@ class ManagedModel:
     """Runtime state of one configured model. Mutated only on the event loop."""
 
     def __init__(self, name: str, config: ModelConfig, settings: EffectiveModelSettings,
-                 options: Any = None) -> None:
-        """``options``: what the backend's ``hoshikage_validate_options`` made of the
-        model's options table, if it returned anything (else the table as written)."""
+                 spec: ModelSpec, origin: ModelOrigin = CONFIGURED) -> None:
+        """``spec``: what the backend's hooks receive (options as its
+        ``hoshikage_validate_options`` made them)."""
         self.name = name
         self.config = config
         self.settings = settings
-        self.spec = ModelSpec(name=name, path=config.path,
-                              options=dict(config.options) if options is None else options,
-                              parallel=settings.parallel)
+        self.spec = spec
+        self.origin = origin
+        self.replacement: Replacement | None = None  # taken once unloaded
+        self.removed = False  # by a config reload: drains, unloads, then leaves the pool
         self.state = ModelState.UNLOADED
         self.handle: Any = None
         self.error: str | None = None
@@ -144,6 +166,23 @@ class ManagedModel:
         self.estimating: asyncio.Future[int | None] | None = None
         self.chat_template: Any = None  # the backend's, learned at the first load
         self.pinned = config.pinned  # never unloaded by the idle timer or to make room
+
+    def configure(self, config: ModelConfig, settings: EffectiveModelSettings,
+                  origin: ModelOrigin) -> None:
+        """New settings that leave the weights as they are (a reload changed aliases,
+        sampling defaults, limits or timers); ``pinned`` follows the config if it changed."""
+        if config.pinned != self.config.pinned:
+            self.pinned = config.pinned
+        self.config, self.settings, self.origin = config, settings, origin
+
+    def take_replacement(self) -> None:
+        """Become the model a reload described (called while unloaded)."""
+        new, self.replacement = self.replacement, None
+        assert new is not None
+        self.configure(new.config, new.settings, new.origin)
+        self.spec = new.spec
+        self.state, self.error, self.failure, self.failures = ModelState.UNLOADED, None, None, 0
+        self.memory_bytes, self.estimating, self.chat_template = None, None, None
 
     def enqueue(self, waiter: Waiter) -> None:
         """Add ``waiter`` in arrival order (it may have arrived before others queued)."""
@@ -197,4 +236,6 @@ class ManagedModel:
             queued=len(self.queue),
             load_progress=self.load_progress if self.state is ModelState.LOADING else None,
             pinned=self.pinned,
+            origin=self.origin,
+            removed=self.removed,
         )

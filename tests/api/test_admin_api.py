@@ -16,7 +16,8 @@ from tests.api.test_api_errors import assert_openai_error
 from tests.fakes import EchoBackend
 
 FIELDS = {"id", "backend", "state", "aliases", "memory_bytes", "last_used", "expires_at",
-          "running", "queued", "load_seconds", "load_progress", "error", "pinned"}
+          "running", "queued", "load_seconds", "load_progress", "error", "pinned", "path",
+          "origin", "removed"}
 
 
 @pytest.fixture

@@ -21,7 +21,8 @@ pytestmark = pytest.mark.real_model
 
 COUNTING = "1, 2, 3, 4, 5, 6,"  # greedy SmolLM2 keeps counting: a long, steady generation
 ADMIN_FIELDS = {"id", "backend", "state", "aliases", "memory_bytes", "last_used", "expires_at",
-                "running", "queued", "load_seconds", "load_progress", "error", "pinned"}
+                "running", "queued", "load_seconds", "load_progress", "error", "pinned", "path",
+                "origin", "removed"}
 
 
 def status(server: RunningServer, name: str) -> dict[str, Any]:

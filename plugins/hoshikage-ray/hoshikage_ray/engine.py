@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hoshikage_core.config.schema import EffectiveModelSettings, ModelConfig
+from hoshikage_core.config.schema import EffectiveModelSettings, HoshikageConfig, ModelConfig
 from hoshikage_core.engines import EngineContext
 from hoshikage_core.errors import (
     BackendUnavailableError,
@@ -23,6 +23,7 @@ from hoshikage_core.lifecycle import LoadEvent, LoadListener, ModelInfo, ModelSt
 from hoshikage_core.lifecycle.defaults import with_model_defaults
 from hoshikage_core.lifecycle.metering import metered
 from hoshikage_core.lifecycle.progress import LoadWatchers
+from hoshikage_core.lifecycle.reload import ModelChanges
 from hoshikage_core.plugins.capabilities import Capabilities
 from hoshikage_core.types import Chunk, GenerationRequest
 
@@ -203,6 +204,14 @@ class ClusterEngine:
         raise InvalidRequestError(
             f"Model '{model.name}' runs on the Ray cluster: set pinned = true in its "
             "[models.NAME] table instead (each replica then keeps it loaded).")
+
+    async def reload(self, config: HoshikageConfig,
+                     options: Mapping[str, Any] | None = None) -> ModelChanges:
+        """A cluster's deployments follow the config they started with; a reload is
+        refused (nothing changes) until rolling redeploys are offered here."""
+        raise InvalidRequestError(
+            "Reloading the config is not offered on the Ray cluster engine yet: restart "
+            "`hoshikage run` to apply it (each model's replicas then roll over).")
 
     async def _call(self, model: ClusterModel, method: str, *args: Any) -> Any:
         handle = await self._handle(model)
