@@ -15,6 +15,7 @@ __all__ = [
     "ConfigError",
     "ContextLengthExceededError",
     "HoshikageError",
+    "InvalidConfigError",
     "InvalidRequestError",
     "MaxTokensTooLargeError",
     "ModelLoadError",
@@ -71,6 +72,13 @@ class InvalidRequestError(HoshikageError):
 
     status_code = 400
     error_type = "invalid_request_error"
+
+
+class InvalidConfigError(InvalidRequestError):
+    """A reload was asked for and the config file is invalid (400); the server keeps
+    serving the config it had. The message names the file, the key, what was expected."""
+
+    code = "invalid_config"
 
 
 class MaxTokensTooLargeError(InvalidRequestError):

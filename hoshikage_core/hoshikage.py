@@ -24,6 +24,7 @@ from .lifecycle import LoadEvent, LoadListener, ModelInfo, ModelManager, ModelSt
 from .ops.metrics import Metrics
 from .ops.reload import ReloadReport, needs_restart
 from .ops.security import resolve_api_keys
+from .ops.watch import ConfigWatcher
 from .plugins.capabilities import Capabilities
 from .plugins.discovery import create_plugin_manager
 from .plugins.dispatch import BackendDispatcher
@@ -116,6 +117,7 @@ class Hoshikage:
         self._closed = False
         self._started = False
         self._reloading = asyncio.Lock()
+        self._watcher = ConfigWatcher(self, self.clock)
         self.started_at = int(time.time())
 
     async def __aenter__(self) -> Hoshikage:
@@ -130,6 +132,8 @@ class Hoshikage:
         if not self._started:
             self._started = True
             await self.models.start()
+            if self.config.reload.watch:
+                self._watcher.start()
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
@@ -139,14 +143,16 @@ class Hoshikage:
         if self._closed:
             return
         self._closed = True
+        await self._watcher.stop()
         await self.models.close(timeout=self.config.server.shutdown_timeout)
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # -- models -------------------------------------------------------------------
 
-    def list_models(self) -> list[ModelInfo]:
-        """Every configured model with its current state."""
-        return self.models.infos()
+    def list_models(self, *, include_removed: bool = False) -> list[ModelInfo]:
+        """Every configured model with its current state (and, with ``include_removed``,
+        those a reload removed that are still finishing their requests)."""
+        return [i for i in self.models.infos() if include_removed or not i.removed]
 
     def get(self, model: str) -> ModelInfo:
         """One model by name or alias (:class:`ModelNotFoundError` if none)."""
@@ -197,6 +203,10 @@ class Hoshikage:
             new = new.model_copy(update={s: getattr(self.config, s) for s in restart})
             changes = await self.models.reload(new, options)
             self.config = new
+            if self._started and new.reload.watch:
+                self._watcher.start()
+            elif not new.reload.watch:
+                await self._watcher.stop()
             return ReloadReport(changes, restart, new.discovery_report)
 
     def watch_loads(self, listener: LoadListener) -> Callable[[], None]:

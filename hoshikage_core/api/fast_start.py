@@ -17,6 +17,7 @@ from typing import Any
 
 from .. import __version__
 from ..hoshikage import Hoshikage, ModelState
+from ..ops.watch import reload_on_hangup
 
 __all__ = ["FastStartApp", "health_body"]
 
@@ -83,8 +84,10 @@ class FastStartApp:
         builder = loop.run_in_executor(None, self._build)
         builder.add_done_callback(self._built)
         await self._hoshikage.start()
+        stop_hangups = reload_on_hangup(self._hoshikage)
         await send({"type": "lifespan.startup.complete"})
         await receive()  # lifespan.shutdown
+        stop_hangups()
         await asyncio.gather(builder, return_exceptions=True)
         await self._hoshikage.aclose()
         await send({"type": "lifespan.shutdown.complete"})

@@ -1,7 +1,7 @@
 """The ``hoshikage`` command (Click, with Rich for tables and progress bars).
 
 One module per family of commands: ``serve`` (run), ``status`` (ps, load,
-unload, pin, unpin), ``chat``, ``local`` (models, plugins, config check) and
+unload, pin, unpin, reload), ``chat``, ``local`` (models, plugins, config check) and
 ``completion``. Commands that talk to a running server share ``remote``.
 """
 
@@ -27,6 +27,7 @@ def main() -> None:
       hoshikage chat                         # talk to the default model in the terminal
       hoshikage ps                           # what a running server has loaded
       hoshikage load smollm2                 # load now, with a progress bar
+      hoshikage reload                       # apply config edits and new model files
       hoshikage models                       # what the config serves: backend, size, context
       hoshikage config check hoshikage.toml
       hoshikage plugins
@@ -37,5 +38,6 @@ def main() -> None:
 
 
 for command in (serve.run, status.ps, status.load, status.unload, status.pin, status.unpin,
-                chat.chat, local.models, local.plugins, local.config, shell.completion):
+                status.reload, chat.chat, local.models, local.plugins, local.config,
+                shell.completion):
     main.add_command(command)

@@ -1,7 +1,9 @@
-"""``hoshikage ps``, ``load`` and ``unload``: a running server's models."""
+"""``hoshikage ps``, ``load``, ``unload``, ``pin``, ``unpin`` and ``reload``: a running
+server's models."""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -14,9 +16,10 @@ from .progress import LoadBars
 from .remote import ServerClient, ServerError, model_path, server_options
 from .shell import complete_model_names
 
-__all__ = ["load", "pin", "ps", "render_replicas", "render_rows", "unload", "unpin"]
+__all__ = ["discovery_notes", "load", "pin", "ps", "reload", "render_replicas", "render_rows",
+           "unload", "unpin"]
 
-PS_HEADER = ("NAME", "STATE", "MEMORY", "UNLOADS", "RUNNING", "QUEUED", "LOADED IN")
+PS_HEADER = ("NAME", "STATE", "MEMORY", "UNLOADS", "RUNNING", "QUEUED", "LOADED IN", "FROM")
 REPLICAS_HEADER = ("MODEL", "REPLICA", "STATE", "NODE", "PID", "RUNNING", "QUEUED")
 
 
@@ -32,17 +35,46 @@ def _state(model: dict[str, Any]) -> str:
     state = str(model["state"])
     if state == "loading" and model.get("load_progress") is not None:
         state = f"loading {int(model['load_progress'] * 100)}%"
+    if model.get("removed"):
+        state = f"{state}, removed"
     if model.get("error"):
         state = f"{state}: {model['error'][:60]}"
     return state
+
+
+def _origin(model: dict[str, Any]) -> str:
+    """``config``, ``dir ~/models``, ``huggingface``, ``ollama``; split and paired files."""
+    origin = model.get("origin") or {"kind": "config"}
+    text = str(origin["kind"])
+    if origin.get("root") and origin["kind"] == "dir":
+        home = os.path.expanduser("~")
+        root = str(origin["root"])
+        text += " " + ("~" + root[len(home):] if root.startswith(home + os.sep) else root)
+    if origin.get("parts", 1) > 1:
+        text += f", {origin['parts']} parts"
+    if origin.get("mmproj"):
+        text += ", +mmproj"
+    return text
 
 
 def render_rows(models: list[dict[str, Any]]) -> list[tuple[str, ...]]:
     """The rows of the ``hoshikage ps`` table."""
     return [(m["id"], _state(m), format_bytes(m.get("memory_bytes")), _until(m),
              str(m["running"]), str(m["queued"]),
-             f"{m['load_seconds']:.2f}s" if m.get("load_seconds") is not None else "-")
+             f"{m['load_seconds']:.2f}s" if m.get("load_seconds") is not None else "-",
+             _origin(m))
             for m in models]
+
+
+def discovery_notes(discovery: dict[str, Any] | None) -> list[str]:
+    """What discovery serves under another name or not at all, one line each."""
+    discovery = discovery or {}
+    notes = [f"{r['path']} is served as '{r['served_as']}' (another file is also named "
+             f"'{r['name']}')" for r in discovery.get("renamed", ())]
+    notes += [f"{n['path']} is not served: {n['reason']}" for n in discovery.get("not_served", ())]
+    notes += [f"[discovery.models.{name}] matches no discovered model"
+              for name in discovery.get("unused_overrides", ())]
+    return notes
 
 
 def render_replicas(models: list[dict[str, Any]]) -> list[tuple[str, ...]]:
@@ -65,9 +97,10 @@ def ps(show_all: bool, url: str, api_key: str | None) -> None:
       hoshikage ps --all --url http://gpu-box:3030
     """
     try:
-        models = ServerClient(url, api_key).request("GET", "/admin/models")["data"]
+        status = ServerClient(url, api_key).request("GET", "/admin/models")
     except ServerError as exc:
         fail(exc.message, EXIT_FAILURE)
+    models = status["data"]
     if not show_all:
         models = [m for m in models if m["state"] != "unloaded"]
     console = out_console()
@@ -75,6 +108,37 @@ def ps(show_all: bool, url: str, api_key: str | None) -> None:
     replicas = render_replicas(models)
     if replicas:
         console.print(table(REPLICAS_HEADER, replicas, console))
+    for note in discovery_notes(status.get("discovery")):
+        console.print(f"note: {note}", markup=False, soft_wrap=True)
+
+
+@click.command()
+@server_options
+def reload(url: str, api_key: str | None) -> None:
+    """Make a running server read its config file again (and scan its discovery
+    folders): new models are served at once, unchanged ones keep running, changed ones
+    reload once their requests finish, removed ones finish theirs and unload. An
+    invalid file is refused (exit 1, with the file and key) and the server keeps
+    serving as before. Sending the server SIGHUP does the same.
+
+    
+    Examples:
+      hoshikage reload
+      kill -HUP $(pgrep -f "hoshikage run")
+    """
+    try:
+        report = ServerClient(url, api_key).request("POST", "/admin/reload", timeout=None)
+    except ServerError as exc:
+        fail(exc.message, EXIT_FAILURE)
+    console = out_console()
+    lines = [f"{what}: {', '.join(report[what])}" for what in
+             ("added", "removed", "reloaded", "updated") if report.get(what)]
+    lines.append(f"unchanged: {len(report.get('unchanged', ()))} models")
+    if report.get("restart_needed"):
+        lines.append("needs a restart to apply: [" + "], [".join(report["restart_needed"])
+                     + "]")
+    lines += [f"note: {note}" for note in discovery_notes(report.get("discovery"))]
+    console.print("\n".join(["reloaded", *lines]), markup=False, soft_wrap=True)
 
 
 @click.command()

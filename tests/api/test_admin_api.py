@@ -45,7 +45,7 @@ async def test_status_load_unload(http: httpx.AsyncClient, echo: EchoBackend) ->
     loaded = (await http.post("/admin/models/a/load")).json()
     assert loaded["state"] == "ready" and loaded["memory_bytes"] == 1000  # the file size
     assert loaded["expires_at"] == pytest.approx(1_800_000_000.0 + 600)
-    assert (await http.get("/admin/models/org/alias")).status_code == 404  # ids, not paths
+    assert (await http.get("/admin/models/org/alias")).json()["id"] == "a"  # names with "/"
     one = (await http.get("/admin/models/a")).json()
     assert one["state"] == "ready" and one["load_seconds"] is not None
     unloaded = (await http.post("/admin/models/a/unload")).json()

@@ -24,6 +24,7 @@ def model_object(info: ModelInfo, created: int) -> dict[str, Any]:
         "aliases": list(info.aliases),
         "backend": info.backend,
         "state": info.state.value,
+        "origin": info.origin.to_dict(),
     }
 
 

@@ -1,4 +1,5 @@
-"""Operations on models: status, load, unload (``/admin/models``).
+"""Operations on models: status, load, unload, pin (``/admin/models``), reload
+(``/admin/reload``).
 
 Status never loads a model or resets an idle timer.
 """
@@ -13,8 +14,9 @@ from typing import Any
 from fastapi import APIRouter, Depends
 from fastapi.responses import StreamingResponse
 
-from ...errors import HoshikageError
+from ...errors import ConfigError, HoshikageError, InvalidConfigError
 from ...hoshikage import Hoshikage, LoadEvent, ModelState
+from ...ops.watch import reload_and_log
 from ..deps import HoshikageDep, require_api_key
 from ..schema_docs import error_responses
 
@@ -24,11 +26,24 @@ router = APIRouter(prefix="/admin", tags=["admin"], dependencies=[Depends(requir
 
 @router.get("/models")
 async def models_status(hoshikage: HoshikageDep) -> dict[str, Any]:
-    """Every model: state, memory, last use, expiry, running and queued requests."""
-    return {"data": [info.to_dict() for info in hoshikage.list_models()]}
+    """Every model: state, memory, last use, expiry, running and queued requests, where
+    it came from; and what discovery found but serves under another name or not at all."""
+    return {"data": [info.to_dict() for info in hoshikage.list_models(include_removed=True)],
+            "discovery": hoshikage.config.discovery_report.to_dict()}
 
 
-@router.get("/models/{model_id}")
+@router.post("/reload", responses=error_responses(400))
+async def reload_config(hoshikage: HoshikageDep) -> dict[str, Any]:
+    """Read the config file again and apply it (as SIGHUP and ``hoshikage reload`` do):
+    which models were added, removed, reloaded, updated or unchanged. An invalid file is
+    refused with a 400 (``invalid_config``) naming the file and key; nothing changes."""
+    try:
+        return (await reload_and_log(hoshikage, "POST /admin/reload")).to_dict()
+    except ConfigError as exc:
+        raise InvalidConfigError(str(exc)) from None
+
+
+@router.get("/models/{model_id:path}")
 async def model_status(model_id: str,
                        hoshikage: HoshikageDep) -> dict[str, Any]:
     return hoshikage.get(model_id).to_dict()
@@ -40,7 +55,7 @@ LOAD_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
 }, **error_responses(400, 413, 500, 503)}
 
 
-@router.post("/models/{model_id}/load", response_model=None, responses=LOAD_RESPONSES)
+@router.post("/models/{model_id:path}/load", response_model=None, responses=LOAD_RESPONSES)
 async def load_model(model_id: str, hoshikage: HoshikageDep,
                      stream: bool = False) -> dict[str, Any] | StreamingResponse:
     """Load now (waits for room like a request would); returns the model's status.
@@ -84,19 +99,19 @@ def _line(payload: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":")) + "\n"
 
 
-@router.post("/models/{model_id}/pin", responses=error_responses(400))
+@router.post("/models/{model_id:path}/pin", responses=error_responses(400))
 async def pin_model(model_id: str, hoshikage: HoshikageDep) -> dict[str, Any]:
     """Never unload this model by its idle timer or to make room; returns its status."""
     return hoshikage.pin(model_id).to_dict()
 
 
-@router.post("/models/{model_id}/unpin", responses=error_responses(400))
+@router.post("/models/{model_id:path}/unpin", responses=error_responses(400))
 async def unpin_model(model_id: str, hoshikage: HoshikageDep) -> dict[str, Any]:
     """Let the idle timer and eviction unload it again; returns its status."""
     return hoshikage.pin(model_id, pinned=False).to_dict()
 
 
-@router.post("/models/{model_id}/unload", responses=error_responses(413))
+@router.post("/models/{model_id:path}/unload", responses=error_responses(413))
 async def unload_model(model_id: str,
                        hoshikage: HoshikageDep) -> dict[str, Any]:
     """Unload once running requests have finished; returns the model's status."""

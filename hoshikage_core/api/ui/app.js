@@ -148,6 +148,7 @@
       aliases.textContent = `aka ${model.aliases.join(", ")}`;
       name.append(aliases);
     }
+    name.append(Object.assign(document.createElement("span"), { className: "origin" }));
     cell(row, 2).className = "num";
     cell(row, 4).className = "num";
     cell(row, 5).className = "num";
@@ -165,6 +166,14 @@
     return row;
   }
 
+  function describeOrigin(origin) {
+    if (!origin || origin.kind === "config") return "";
+    let text = origin.kind === "dir" ? `found in ${origin.root}` : `from ${origin.kind}`;
+    if (origin.parts > 1) text += `, ${origin.parts} parts`;
+    if (origin.mmproj) text += ", with a projector";
+    return text;
+  }
+
   function renderState(td, model) {
     td.replaceChildren();
     const pill = document.createElement("span");
@@ -174,6 +183,10 @@
     pill.textContent = model.state === "loading" && progress !== null
       ? `loading ${Math.floor(progress * 100)}%` : model.state;
     td.append(pill);
+    if (model.removed) {
+      td.append(Object.assign(document.createElement("span"),
+        { className: "state-error", textContent: "removed from the config: finishing" }));
+    }
     if (model.state === "loading" && progress !== null) {
       td.append(Object.assign(document.createElement("progress"), { max: 1, value: progress }));
     }
@@ -194,6 +207,7 @@
         state.rows.set(model.id, row);
         body.append(row);
       }
+      cell(row, 0).querySelector(".origin").textContent = describeOrigin(model.origin);
       renderState(cell(row, 1), model);
       cell(row, 2).textContent = formatBytes(model.memory_bytes);
       cell(row, 3).textContent = formatUntil(model.expires_at, model);
