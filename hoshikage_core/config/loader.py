@@ -58,9 +58,15 @@ def validate_config(
     *,
     source: str | os.PathLike[str] | None = None,
     base_dir: str | os.PathLike[str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> HoshikageConfig:
-    """Validate an already-parsed config mapping (e.g. a dict built in code)."""
-    context = {"base_dir": Path(base_dir) if base_dir is not None else Path.cwd()}
+    """Validate an already-parsed config mapping (e.g. a dict built in code).
+
+    ``environ`` (default ``os.environ``) is where discovery looks up ``HF_HOME`` and
+    ``OLLAMA_MODELS``."""
+    context: dict[str, Any] = {
+        "base_dir": Path(base_dir) if base_dir is not None else Path.cwd(),
+        "environ": os.environ if environ is None else environ}
     try:
         config = HoshikageConfig.model_validate(data, context=context)
     except ValidationError as exc:

@@ -34,7 +34,9 @@ def discover(discovery: DiscoveryConfig, configured: Mapping[str, ModelConfig],
     alias), or two found files share it, each such file is served as ``qualifier/name``
     instead (its folder's name, its hub repository, ``ollama``) and the renaming is
     reported; only a file whose qualified name is taken too is not served, reported.
-    A file that is a configured model's ``path`` already is that model.
+    A file that is a configured model's ``path`` already is that model. A file found
+    under two names (two Ollama tags of one blob, overlapping folders) is one model: the
+    first name, with the others as aliases.
     """
     scan = Scan()
     for folder in discovery.dirs:
@@ -48,7 +50,7 @@ def discover(discovery: DiscoveryConfig, configured: Mapping[str, ModelConfig],
         scan_ollama(scan, store)
     taken = {alias for name, model in configured.items() for alias in (name, *model.aliases)}
     configured_files = {_real(m.path) for m in configured.values() if m.path is not None}
-    found = _unique_files(scan.found, configured_files)
+    found, other_names = _unique_files(scan.found, configured_files)
     counts = Counter(f.name for f in found)
     models: dict[str, ModelConfig] = {}
     origins: dict[str, ModelOrigin] = {}
@@ -65,6 +67,12 @@ def discover(discovery: DiscoveryConfig, configured: Mapping[str, ModelConfig],
             renamed.append((each.name, name, str(each.path)))
         models[name] = _model_config(discovery, name, each.path)
         origins[name] = each.origin
+    used = taken | set(models) | {a for m in models.values() for a in m.aliases}
+    for name, model in models.items():
+        extra = [n for n in other_names.get(_real(model.path or Path()), []) if n not in used]
+        used.update(extra)
+        if extra:
+            models[name] = model.model_copy(update={"aliases": [*model.aliases, *extra]})
     unused = sorted(set(discovery.models) - set(models))
     return Discovered(models, origins, DiscoveryReport(
         tuple(renamed), tuple(scan.not_served), tuple(unused)))
@@ -77,16 +85,22 @@ def _real(path: Path) -> Path:
         return path
 
 
-def _unique_files(found: list[Found], configured_files: set[Path]) -> list[Found]:
-    """Each file once (folders may overlap), and none that is a configured model."""
-    seen = set(configured_files)
-    unique = []
+def _unique_files(found: list[Found], configured_files: set[Path]
+                  ) -> tuple[list[Found], dict[Path, list[str]]]:
+    """Each file once, and none that is a configured model; with, per file, the other
+    names it was found under."""
+    unique: dict[Path, Found] = {}
+    other_names: dict[Path, list[str]] = {}
     for each in found:
         real = _real(each.path)
-        if real not in seen:
-            seen.add(real)
-            unique.append(each)
-    return unique
+        if real in configured_files:
+            continue
+        if real in unique:
+            if each.name != unique[real].name:
+                other_names.setdefault(real, []).append(each.name)
+        else:
+            unique[real] = each
+    return list(unique.values()), other_names
 
 
 def _model_config(discovery: DiscoveryConfig, name: str, path: Path) -> ModelConfig:

@@ -17,15 +17,17 @@ def tagged(model_id: str) -> str:
 
 
 def resolve(hoshikage: Hoshikage, name: str) -> str:
-    """The configured model called ``name``, an alias, or either with ``:latest``;
+    """The configured model called ``name``, an alias, or either with ``:latest`` added
+    or taken off (a discovered Ollama model is named ``qwen2.5:latest``);
     :class:`ModelNotFoundError` naming ``name`` if none."""
     try:
         return hoshikage.canonical_name(name)
     except ModelNotFoundError:
-        bare = name.removesuffix(LATEST)
-        if bare and bare != name:
+        other = name.removesuffix(LATEST) if name.endswith(LATEST) else (
+            name + LATEST if ":" not in name else "")
+        if other:
             try:
-                return hoshikage.canonical_name(bare)
+                return hoshikage.canonical_name(other)
             except ModelNotFoundError:
                 pass
         raise
