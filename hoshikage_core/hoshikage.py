@@ -234,6 +234,7 @@ class Hoshikage:
         self, request: GenerationRequest, *, keep_alive: float | None = None
     ) -> Completion:
         """Run one raw generation to the end and return the whole result."""
+        name = self.models.get(request.model).name  # before a reload may remove it
         parts: list[str] = []
         logprobs: list[TokenLogprob] = []
         final: Chunk | None = None
@@ -248,7 +249,6 @@ class Hoshikage:
                 f"backend of model '{request.model}' ended without a final chunk "
                 "(finish_reason and usage)"
             )
-        name = self.models.get(request.model).name
         return Completion(name, "".join(parts), final.finish_reason or "stop", final.usage,
                           tuple(logprobs))
 

@@ -106,6 +106,7 @@ class ChatService:
 
     async def answer(self, request: ChatRequest) -> ChatResult:
         """The whole answer: the fold of :meth:`stream`."""
+        name = self._engine.canonical_name(request.model)  # before a reload may remove it
         texts: dict[int, list[str]] = {}
         thoughts: dict[int, list[str]] = {}
         logprobs: dict[int, list[TokenLogprob]] = {}
@@ -142,7 +143,7 @@ class ChatService:
             reasoning="".join(thoughts[i]) if thoughts[i] else None,
             stop_sequence=stops.get(i),
         ) for i in sorted(texts))
-        return ChatResult(self._engine.canonical_name(request.model), choices, usage)
+        return ChatResult(name, choices, usage)
 
     async def render(self, request: ChatRequest) -> str:
         """The prompt text ``request`` renders to with the model's template (400 for a

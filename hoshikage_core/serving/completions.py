@@ -60,6 +60,7 @@ class CompletionService:
 
     async def answer(self, request: TextRequest) -> TextResult:
         """The whole completion: the fold of :meth:`stream`."""
+        name = self._engine.canonical_name(request.model)  # before a reload may remove it
         texts: dict[int, list[str]] = {}
         logprobs: dict[int, list[TokenLogprob]] = {}
         offsets: dict[int, int] = {}
@@ -84,7 +85,7 @@ class CompletionService:
             logprobs=tuple(logprobs[i]) if request.logprobs is not None else None,
             logprobs_offset=offsets.get(i, 0),
         ) for i in sorted(texts))
-        return TextResult(self._engine.canonical_name(request.model), choices, usage)
+        return TextResult(name, choices, usage)
 
     async def _choices(self, request: TextRequest) -> list[_Choice]:
         name = self._engine.canonical_name(request.model)

@@ -26,6 +26,11 @@ class FakeClock:
     def monotonic(self) -> float:
         return self._now
 
+    @property
+    def sleepers(self) -> int:
+        """Tasks asleep on this clock now."""
+        return sum(1 for _, _, future in self._sleepers if not future.done())
+
     def time(self) -> float:
         return self._now + self._wall_offset
 
