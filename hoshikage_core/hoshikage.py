@@ -198,6 +198,8 @@ class Hoshikage:
                                       "pass the new config to reload().")
                 config = self.config.source
             new = await self.in_worker(_as_config, config)  # reads files, scans folders
+            for table, values in self.config.overrides.items():  # hoshikage run --port
+                new.override(table, **values)
             options = check_models(new, self.plugins)
             restart = needs_restart(self.config, new)
             new = new.model_copy(update={s: getattr(self.config, s) for s in restart})

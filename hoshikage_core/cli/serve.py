@@ -81,11 +81,9 @@ def run(config_path: str | None, host: str | None, port: int | None, log_level: 
 
     try:
         config = read_config(config_path)
+        given = {"host": host, "port": port}
+        config.override("server", **{k: v for k, v in given.items() if v is not None})
         server = config.server
-        if host is not None:
-            server.host = host
-        if port is not None:
-            server.port = port
         hoshikage = Hoshikage(config)
         check_bind(server, hoshikage.api_keys)
         configure_logging(log_level, log_format or server.log_format)

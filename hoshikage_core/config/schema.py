@@ -267,11 +267,25 @@ class HoshikageConfig(_Table):
     _source: Path | None = PrivateAttr(default=None)
     _origins: dict[str, ModelOrigin] = PrivateAttr(default_factory=dict)
     _discovery: DiscoveryReport = PrivateAttr(default_factory=DiscoveryReport)
+    _overrides: dict[str, dict[str, Any]] = PrivateAttr(default_factory=dict)
 
     @property
     def source(self) -> Path | None:
         """The file this config was read from, if any."""
         return self._source
+
+    def override(self, table: str, **values: Any) -> None:
+        """Set keys of ``table`` from outside the file (``hoshikage run --port``),
+        validated; a reload keeps them (:attr:`overrides`)."""
+        section = getattr(self, table)
+        for key, value in values.items():
+            setattr(section, key, value)
+        self._overrides.setdefault(table, {}).update(values)
+
+    @property
+    def overrides(self) -> dict[str, dict[str, Any]]:
+        """What :meth:`override` set, by table."""
+        return {table: dict(values) for table, values in self._overrides.items()}
 
     @property
     def discovery_report(self) -> DiscoveryReport:

@@ -10,6 +10,7 @@ being copied is not read half-written), and not again until something changes.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import os
 import signal
@@ -122,8 +123,9 @@ class ConfigWatcher:
         """Reloads it started (for tests and logs)."""
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.get_running_loop().create_task(self._run())
+        if self._task is None:  # in a context of its own: not the request that started it
+            loop = asyncio.get_running_loop()
+            self._task = contextvars.Context().run(loop.create_task, self._run())
 
     async def stop(self) -> None:
         task, self._task = self._task, None
