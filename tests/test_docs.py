@@ -187,7 +187,8 @@ def test_fastapi_mount_example(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("table", ["ServerConfig", "DefaultsConfig", "ModelConfig",
                                    "SamplingDefaults", "PluginsConfig", "ClusterConfig",
-                                   "ModelClusterConfig", "PoolConfig"])
+                                   "ModelClusterConfig", "PoolConfig", "DiscoveryConfig",
+                                   "ReloadConfig"])
 def test_every_config_key_is_documented(table: str) -> None:
     from hoshikage_core.config import cluster, schema
 

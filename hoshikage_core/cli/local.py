@@ -64,6 +64,7 @@ def describe_models(cfg: HoshikageConfig) -> list[dict[str, Any]]:
             "context": context,
             "trained_context": trained,
             "parallel": cfg.effective(name).parallel,
+            "origin": cfg.origin(name).to_dict(),
         })
     return entries
 
@@ -72,10 +73,10 @@ def describe_models(cfg: HoshikageConfig) -> list[dict[str, Any]]:
 @config_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 def models(config_path: str | None, as_json: bool) -> None:
-    """List the configured models: backend, file size, context, file.
+    """List the configured and discovered models: backend, file size, context, file.
 
-    Reads the config (no server needed). CONTEXT is the tokens one request may
-    use (n_ctx), with the model's trained context beside it.
+    Reads the config and scans its discovery folders (no server needed). CONTEXT is
+    the tokens one request may use (n_ctx), with the model's trained context beside it.
 
     \b
     Examples:
@@ -83,7 +84,8 @@ def models(config_path: str | None, as_json: bool) -> None:
       hoshikage models --config hoshikage.toml --json
     """
     try:
-        entries = describe_models(read_config(config_path))
+        cfg = read_config(config_path)
+        entries = describe_models(cfg)
     except (ConfigError, PluginError) as exc:
         fail(str(exc))
     if as_json:
@@ -101,6 +103,8 @@ def models(config_path: str | None, as_json: bool) -> None:
     console = out_console()
     console.print(table(("NAME", "ALIASES", "BACKEND", "SIZE", "CONTEXT", "FILE"), rows,
                         console))
+    for line in cfg.discovery_report.lines():
+        console.print(f"note: {line}", markup=False, soft_wrap=True)
 
 
 def _status(info: Any) -> str:
@@ -175,4 +179,7 @@ def config_check(path: str) -> None:
     click.echo(f"{path}: OK, {len(cfg.models)} model(s)")
     for name, model in cfg.models.items():
         aliases = f" aliases: {', '.join(model.aliases)}" if model.aliases else ""
-        click.echo(f"  {name}: {model.backend} {model.path or ''}{aliases}")
+        found = " (discovered)" if cfg.origin(name).kind != "config" else ""
+        click.echo(f"  {name}: {model.backend} {model.path or ''}{aliases}{found}")
+    for line in cfg.discovery_report.lines():
+        click.echo(f"  note: {line}")

@@ -168,3 +168,24 @@ def test_sighup_reloads(server: RunningServer, setup: Setup) -> None:
     server.process.send_signal(signal.SIGHUP)
     wait_for(lambda: "hup" in served(server))
     assert "SIGHUP: reloaded config: 1 added (hup)" in server.log()  # not the watcher
+
+
+def test_the_models_folder_example(tmp_path: Path) -> None:
+    """examples/models-folder.toml as its comments say: copy a GGUF in, use it."""
+    from tests.conftest import REPO
+
+    (tmp_path / "models").mkdir()
+    config = tmp_path / "models-folder.toml"
+    config.write_text((REPO / "examples" / "models-folder.toml").read_text())
+    running = start_server(config, tmp_path / "server.log")
+    try:
+        assert set(served(running)) == {"smollm2"}
+        write_tiny_gguf(tmp_path / "models" / "qwen2.5-0.5b-instruct-q4_k_m.gguf")
+        wait_for(lambda: "qwen2.5-0.5b-instruct-q4_k_m" in served(running))
+        client = openai.OpenAI(base_url=f"{running.url}/v1", api_key="x", max_retries=0)
+        answer = client.chat.completions.create(  # by the alias its override gives it
+            model="qwen", messages=[{"role": "user", "content": "hi"}], max_tokens=3)
+        assert answer.model == "qwen2.5-0.5b-instruct-q4_k_m"
+        assert served(running)["smollm2"]["state"] == "unloaded"  # nothing else was touched
+    finally:
+        stop_server(running)
