@@ -42,7 +42,8 @@ class Admission:
         pool.capabilities(model)
         await ensure_estimate(pool, model, self._loader.fail)
         if pool.models.get(model.name) is not model:  # a reload removed it meanwhile
-            raise ModelNotFoundError(model.name, available=list(pool.models))
+            raise ModelNotFoundError(model.name, available=[
+                name for name, other in pool.models.items() if not other.removed])
         refused = beside_pinned(model, pool.models.values(), pool.max_loaded, pool.budget)
         if refused is not None:
             raise refused

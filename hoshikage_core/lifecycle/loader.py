@@ -7,6 +7,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..config.sizes import format_bytes
@@ -16,7 +17,7 @@ from .progress import LoadEvent, LoadWatchers, progress_reporter
 from .release import return_memory_to_os
 from .state import ManagedModel, ModelState, UnloadReason
 
-__all__ = ["Loader", "retry_backoff"]
+__all__ = ["Loader", "file_stamp", "retry_backoff"]
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,15 @@ def _template_of(backend: Any, handle: Any) -> Any:
         if each is not None:
             each.caps  # noqa: B018 - probing renders: done here, off the event loop
     return template
+
+
+def file_stamp(path: Path | None) -> tuple[int, int] | None:
+    """(size, mtime) of a model file: what tells that it was replaced."""
+    try:
+        stat = path.stat() if path is not None else None
+    except OSError:
+        return None
+    return None if stat is None else (stat.st_size, stat.st_mtime_ns)
 
 
 def retry_backoff(failures: int) -> float:
@@ -50,6 +60,7 @@ class Loader:
     # -- loading -----------------------------------------------------------------
 
     def start_load(self, model: ManagedModel) -> None:
+        model.file_stamp = file_stamp(model.spec.path)
         model.state = ModelState.LOADING
         model.load_progress = None
         model.progress_logged_at = self._pool.clock.monotonic()

@@ -1,7 +1,7 @@
 """A config reload, in the lifecycle: which models stay, change, come and go.
 
 A model whose weights would load the same (its backend, file, options, ``parallel``
-and draft model) keeps running and takes its other settings at once. One whose
+and draft model, and the file unchanged on disk since it loaded) keeps running and takes its other settings at once. One whose
 weights change finishes its running requests, unloads, and loads again with the
 new settings when next needed (its queued requests wait for that). A removed model
 serves what it has running and queued, unloads, and leaves the pool; its name is
@@ -16,6 +16,7 @@ from typing import Any
 
 from ..config.schema import HoshikageConfig
 from ..errors import ModelNotFoundError
+from .loader import file_stamp
 from .pool import ModelPool, model_specs
 from .state import ManagedModel, ModelState, Replacement
 
@@ -55,7 +56,9 @@ def apply_config(pool: ModelPool, config: HoshikageConfig,
             continue
         was_removed, model.removed = model.removed, False
         pending = model.replacement or model
-        if specs[name] != pending.spec:
+        replaced_on_disk = model.file_stamp is not None and \
+            file_stamp(specs[name].path) != model.file_stamp
+        if specs[name] != pending.spec or replaced_on_disk:
             model.replacement = Replacement(model_config, settings, specs[name], origin)
             reloaded.append(name)
             continue

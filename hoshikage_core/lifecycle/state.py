@@ -144,6 +144,7 @@ class ManagedModel:
         self.origin = origin
         self.replacement: Replacement | None = None  # taken once unloaded
         self.removed = False  # by a config reload: drains, unloads, then leaves the pool
+        self.file_stamp: tuple[int, int] | None = None  # (size, mtime) of path at the last load
         self.state = ModelState.UNLOADED
         self.handle: Any = None
         self.error: str | None = None

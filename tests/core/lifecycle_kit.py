@@ -29,7 +29,8 @@ def states(hk: Hoshikage) -> dict[str, str]:
 
 def build(tmp_path: Path, models: dict[str, dict[str, Any]], **defaults: Any) -> dict[str, Any]:
     model_file = tmp_path / "m.bin"
-    model_file.write_bytes(b"x" * 10)
+    if not model_file.exists():  # written once: a reload test sees it unchanged
+        model_file.write_bytes(b"x" * 10)
     return {
         "defaults": defaults,
         "models": {name: {"backend": "echo", "path": str(model_file), **spec}

@@ -57,6 +57,20 @@ async def test_a_changed_model_reloads_once_its_running_request_ends(
     assert hk.get("a").memory_bytes == 200  # the new settings' estimate
 
 
+async def test_a_model_file_replaced_on_disk_is_reloaded(
+        make: Any, echo: EchoBackend, tmp_path: Path) -> None:
+    hk = await make({"a": {}, "b": {}})
+    await complete(hk, "a")
+    same = config(tmp_path, {"a": {}, "b": {}})
+    assert (await hk.reload(same)).models.unchanged == ("a", "b")
+    (tmp_path / "m.bin").write_bytes(b"a newer download")  # both models' file
+    report = await hk.reload(same)
+    assert report.models.reloaded == ("a",)  # b never loaded: its next load reads it anew
+    await eventually(lambda: echo.unloads == ["a"])
+    await complete(hk, "a")
+    assert echo.loads == ["a", "a"] and hk.get("a").memory_bytes == len(b"a newer download")
+
+
 async def test_a_removed_model_finishes_its_requests_then_goes(
         make: Any, echo: EchoBackend, tmp_path: Path) -> None:
     hk = await make({"a": {}, "b": {}}, idle_timeout=-1)
