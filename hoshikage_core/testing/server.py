@@ -8,12 +8,24 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-__all__ = ["RunningServer", "free_port", "hoshikage_command", "start_server", "stop_server"]
+__all__ = ["RunningServer", "free_port", "hoshikage_command", "start_server", "stop_server",
+           "wait_for"]
+
+
+def wait_for(check: Callable[[], bool], polls: int = 600) -> None:
+    """Poll ``check`` until it holds (a hang guard of ``polls`` × 50 ms; nothing asserts
+    how long it took)."""
+    for _ in range(polls):
+        if check():
+            return
+        time.sleep(0.05)
+    raise AssertionError("condition never became true")
 
 
 def free_port() -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ import httpx
 import openai
 import pytest
 
+from hoshikage_core.testing.server import wait_for
 from tests.conftest import REPO, SMOLLM2, RunningServer, hoshikage_command, start_server
 
 pytestmark = pytest.mark.real_model
@@ -28,16 +29,6 @@ ADMIN_FIELDS = {"id", "backend", "state", "aliases", "memory_bytes", "last_used"
 def status(server: RunningServer, name: str) -> dict[str, Any]:
     data = httpx.get(f"{server.url}/admin/models").json()["data"]
     return next(m for m in data if m["id"] == name)
-
-
-def wait_for(check: Callable[[], bool], polls: int = 600) -> None:
-    import time
-
-    for _ in range(polls):  # a hang guard; nothing here asserts how long it took
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition never became true")
 
 
 def rss_bytes(pid: int) -> int:

@@ -8,8 +8,7 @@ from __future__ import annotations
 import re
 import signal
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from hoshikage_core.testing.server import (
     hoshikage_command,
     start_server,
     stop_server,
+    wait_for,
 )
 from hoshikage_core.testing.tiny_gguf import write_tiny_gguf
 from tests.conftest import SMOLLM2
@@ -29,14 +29,6 @@ from tests.conftest import SMOLLM2
 pytestmark = pytest.mark.real_model
 
 COUNTING = "1, 2, 3, 4, 5, 6,"  # greedy SmolLM2 keeps counting: a long, steady stream
-
-
-def wait_for(check: Callable[[], bool], polls: int = 600) -> None:
-    for _ in range(polls):  # a hang guard; nothing here asserts how long it took
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition never became true")
 
 
 class Setup:
