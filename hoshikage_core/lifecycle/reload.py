@@ -2,8 +2,9 @@
 
 A model whose weights would load the same (its backend, file, options, ``parallel``
 and draft model; the file unchanged on disk since it loaded) keeps running and takes
-its other settings at once. One whose weights change finishes its running requests, unloads, and loads again with the
-new settings when next needed (its queued requests wait for that). A removed model
+its other settings at once. One whose weights change finishes its running requests,
+unloads, and loads again with the new settings when next needed (its queued requests
+wait for that). A removed model
 serves what it has running and queued, unloads, and leaves the pool; its name is
 unknown to new requests at once. Nothing running is cut.
 """
