@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import time
 from collections.abc import AsyncGenerator, Callable, Mapping, Sequence
@@ -63,6 +64,8 @@ __all__ = ["Completion", "Hoshikage", "LoadEvent", "LoadListener", "ModelInfo", 
 
 ConfigSource = HoshikageConfig | Mapping[str, Any] | str | os.PathLike[str]
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Completion:
@@ -98,6 +101,8 @@ class Hoshikage:
         clock: Clock | None = None,
     ) -> None:
         self.config = _as_config(config)
+        self._reload_from: Mapping[str, Any] | None = config if isinstance(
+            config, Mapping) else None  # a config given as a mapping: reloaded from it
         self.plugins: PluginRegistry = create_plugin_manager(
             plugins, load_entry_points=load_entry_points, plugin_dir=self.config.plugins.dir,
             disable=self.config.plugins.disable)
@@ -131,6 +136,8 @@ class Hoshikage:
         """
         if not self._started:
             self._started = True
+            for line in self.config.discovery_report.lines():
+                log.warning("discovery: %s", line)
             await self.models.start()
             if self.config.reload.watch:
                 self._watcher.start()
@@ -193,10 +200,10 @@ class Hoshikage:
         ``[server]``, ``[plugins]`` and ``[cluster]`` changes wait for a restart."""
         async with self._reloading:
             if config is None:
-                if self.config.source is None:
+                config = self.config.source or self._reload_from
+                if config is None:
                     raise ConfigError("This Hoshikage was not started from a config file; "
                                       "pass the new config to reload().")
-                config = self.config.source
             new = await self.in_worker(_as_config, config)  # reads files, scans folders
             for table, values in self.config.overrides.items():  # hoshikage run --port
                 new.override(table, **values)

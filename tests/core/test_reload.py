@@ -116,10 +116,30 @@ async def test_server_tables_wait_for_a_restart(make: Any, tmp_path: Path) -> No
     assert "needs a restart for [server]" in report.summary()
 
 
-async def test_a_reload_without_a_file_says_so(make: Any) -> None:
-    hk = await make({"a": {}})
+async def test_a_reload_without_a_file_says_so(make: Any, tmp_path: Path) -> None:
+    from hoshikage_core import Hoshikage
+    from hoshikage_core.config import validate_config
+
+    hk = Hoshikage(validate_config(config(tmp_path, {"a": {}})), load_entry_points=False,
+                   plugins={"echo": EchoBackend()})
     with pytest.raises(ConfigError, match="not started from a config file"):
         await hk.reload()
+    await hk.aclose()
+
+
+async def test_a_config_given_as_a_mapping_is_read_again(tmp_path: Path,
+                                                         echo: EchoBackend) -> None:
+    from hoshikage_core import Hoshikage
+    from hoshikage_core.testing.tiny_gguf import write_tiny_gguf
+
+    (tmp_path / "models").mkdir()
+    mapping = {"discovery": {"dirs": [str(tmp_path / "models")], "backend": "echo"}}
+    async with Hoshikage(mapping, plugins={"echo": echo}) as hk:
+        assert hk.list_models() == []
+        write_tiny_gguf(tmp_path / "models" / "new.gguf")
+        assert (await hk.reload()).models.added == ("new",)  # the folder, scanned again
+        assert (await complete(hk, "new", "served")).choices[0].text == "served"
+        assert hk.get("new").origin.kind == "dir"
 
 
 async def test_the_watcher_reloads_once_a_change_holds_still(
