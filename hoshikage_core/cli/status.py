@@ -133,7 +133,8 @@ def reload(url: str, api_key: str | None) -> None:
     console = out_console()
     lines = [f"{what}: {', '.join(report[what])}" for what in
              ("added", "removed", "reloaded", "updated") if report.get(what)]
-    lines.append(f"unchanged: {len(report.get('unchanged', ()))} models")
+    unchanged = len(report.get("unchanged", ()))
+    lines.append(f"unchanged: {unchanged} model{'' if unchanged == 1 else 's'}")
     if report.get("restart_needed"):
         lines.append("needs a restart to apply: [" + "], [".join(report["restart_needed"])
                      + "]")
