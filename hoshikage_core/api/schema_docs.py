@@ -56,7 +56,11 @@ ERROR_RESPONSES = error_responses(400, 401, 404, 413, 500, 503)
 STREAM_RESPONSES: dict[int | str, dict[str, Any]] = {200: {
     "description": "The answer; with \"stream\": true, server-sent events ending with "
                    "data: [DONE]",
-    "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    "content": {"text/event-stream": {"schema": {  # one event (as OpenAPI 3.2's itemSchema)
+        "type": "object", "required": ["data"],
+        "properties": {"data": {"type": "string", "description": "a JSON object, or [DONE]"},
+                       "event": {"type": "string"}, "id": {"type": "string"},
+                       "retry": {"type": "integer"}}}}},
 }}
 
 

@@ -260,7 +260,8 @@ def test_every_replica_full_is_a_503_and_others_are_served(
 
 def test_scale_to_zero_and_back(client: openai.OpenAI, server: RunningServer) -> None:
     assert ask(client, "zero")  # waits for a replica to start from none
-    assert len(admin(server.url, "zero")["replicas"]) == 1
+    wait_for("zero's replica to report", lambda: len(admin(server.url, "zero")["replicas"])
+             == 1, bound=30)  # the front end reads the board every POLL_SECONDS
     wait_for("zero to scale to zero", lambda: admin(server.url, "zero")["replicas"] == [],
              bound=90)
     assert admin(server.url, "zero")["state"] == "unloaded"
