@@ -208,6 +208,8 @@ class Hoshikage:
             for table, values in self.config.overrides.items():  # hoshikage run --port
                 new.override(table, **values)
             options = check_models(new, self.plugins)
+            for backend in {m.backend for m in new.models.values()}:
+                self.plugins.capabilities(backend)  # once per backend, as at startup
             restart = needs_restart(self.config, new)
             new = new.model_copy(update={s: getattr(self.config, s) for s in restart})
             changes = await self.models.reload(new, options)
