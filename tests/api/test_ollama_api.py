@@ -321,3 +321,20 @@ def test_file_facts_come_from_the_gguf_header(tmp_path: Path) -> None:
     named = configured_template({"chat_format": "chatml"}, facts)
     assert named is not None and "<|im_start|>" in named.source
     assert read_facts(tmp_path / "missing.gguf", "m").size == 0
+
+
+async def test_a_name_with_latest_is_found_either_way(tmp_path: Path,
+                                                      echo: EchoWithExtras) -> None:
+    """A discovered Ollama model is named ``qwen2.5:latest``; clients often send ``qwen2.5``
+    (and for a configured ``echo``, ``echo:latest``)."""
+    from hoshikage_core.api.ollama.names import resolve
+    from hoshikage_core.errors import ModelNotFoundError
+
+    (tmp_path / "m.bin").write_bytes(b"x")
+    models = {name: {"backend": "echo", "path": str(tmp_path / "m.bin")}
+              for name in ("qwen2.5:latest", "echo")}
+    async with Hoshikage({"models": models}, plugins={"echo": echo}) as hk:
+        assert resolve(hk, "qwen2.5") == "qwen2.5:latest"
+        assert resolve(hk, "echo:latest") == "echo"
+        with pytest.raises(ModelNotFoundError):
+            resolve(hk, "qwen2.5:7b")
