@@ -13,15 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
-
+from .assembly import check_models, make_engine
 from .clock import Clock, SystemClock
-from .config import HoshikageConfig, describe_validation_error, load_config, validate_config
+from .config import HoshikageConfig, load_config, validate_config
 from .config.schema import EffectiveModelSettings
 from .engines import EngineContext, ModelEngine
 from .errors import ConfigError, InvalidRequestError
-from .kit.options import OptionsError
-from .lifecycle import LoadEvent, LoadListener, ModelInfo, ModelManager, ModelState
+from .lifecycle import LoadEvent, LoadListener, ModelInfo, ModelState
 from .ops.metrics import Metrics
 from .ops.reload import ReloadReport, needs_restart
 from .ops.security import resolve_api_keys
@@ -48,7 +46,6 @@ from .types import (
     Embeddings,
     FinishReason,
     GenerationRequest,
-    ModelSpec,
     Relevance,
     TokenLogprob,
     Usage,
@@ -378,59 +375,3 @@ def _as_config(config: ConfigSource) -> HoshikageConfig:
     if isinstance(config, (str, os.PathLike)):
         return load_config(Path(config))
     return validate_config(config)
-
-
-def make_engine(context: EngineContext) -> ModelEngine:
-    """This process's model manager, or the engine plugin ``[cluster] engine`` names."""
-    config = context.config
-    name = config.cluster.engine
-    if name == "local":
-        return ModelManager(config, context.plugins, context.executor, context.clock,
-                            context.metrics, context.options)
-    build = context.plugins.engine(name)
-    if build is None:
-        where = f" in {config.source}" if config.source else ""
-        failed = context.plugins.failed(name)
-        hint = f"it did not load ({failed})" if failed else (
-            "no installed plugin offers it" + (" (pip install 'hoshikage[ray]')"
-                                               if name == "ray" else ""))
-        raise ConfigError(f"Invalid configuration{where}:\n  - cluster.engine: expected "
-                          f"\"local\" or an installed engine; '{name}': {hint}")
-    engine: ModelEngine = build(context=context)
-    return engine
-
-
-def check_models(config: HoshikageConfig, plugins: PluginRegistry) -> dict[str, Any]:
-    """Each model names a known backend, and that backend accepts its options.
-
-    Returns, per model, what the backend's ``hoshikage_validate_options`` made of
-    them (when it returned anything): the options its other hooks then receive."""
-    where = f" in {config.source}" if config.source else ""
-    problems: list[str] = []
-    normalised: dict[str, Any] = {}
-    for name, model in config.models.items():
-        backend = plugins.backend(model.backend)
-        if backend is None:
-            if plugins.failed(model.backend):
-                continue  # reported when used, with the import error; startup goes on
-            known = ", ".join(plugins.backend_names()) or "none"
-            problems.append(
-                f"  - models.{name}.backend: no backend named '{model.backend}' is "
-                f"installed (installed backends: {known})"
-            )
-            continue
-        spec = ModelSpec(name=name, path=model.path, options=dict(model.options))
-        try:
-            options = backend.validate_options(spec)
-            if options is not None:
-                normalised[name] = options
-        except OptionsError as exc:
-            problems.extend(exc.problems)
-        except ValidationError as exc:
-            text = describe_validation_error(exc, prefix=("models", name, "options"))
-            problems.extend(text.splitlines()[1:])
-        except (ValueError, TypeError) as exc:
-            problems.append(f"  - models.{name}.options: {exc}")
-    if problems:
-        raise ConfigError("\n".join([f"Invalid configuration{where}:", *problems]))
-    return normalised

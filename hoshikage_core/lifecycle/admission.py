@@ -42,8 +42,7 @@ class Admission:
         pool.capabilities(model)
         await ensure_estimate(pool, model, self._loader.fail)
         if pool.models.get(model.name) is not model:  # a reload removed it meanwhile
-            raise ModelNotFoundError(model.name, available=[
-                name for name, other in pool.models.items() if not other.removed])
+            raise ModelNotFoundError(model.name, available=pool.served_names())
         refused = beside_pinned(model, pool.models.values(), pool.max_loaded, pool.budget)
         if refused is not None:
             raise refused
@@ -89,4 +88,3 @@ class Admission:
         waiting = len(model.queue) + model.running
         estimate = model.average_seconds * waiting / model.settings.parallel
         return int(min(300, max(1, math.ceil(estimate))))
-

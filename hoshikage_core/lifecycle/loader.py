@@ -124,10 +124,7 @@ class Loader:
         error = exc if isinstance(exc, HoshikageError) else ModelLoadError(
             f"Model '{model.name}' failed to load: {reason}")
         model.failure = error
-        while model.queue:
-            waiter = model.queue.popleft()
-            if not waiter.future.done():
-                waiter.future.set_exception(error)
+        model.fail_waiters(error)
 
     def backing_off(self, model: ManagedModel) -> HoshikageError:
         """The error for a request to a model that failed and is not retried yet: the

@@ -72,7 +72,7 @@ class ModelManager:
     # -- lookup ----------------------------------------------------------------
 
     def names(self) -> list[str]:
-        return [name for name, model in self._pool.models.items() if not model.removed]
+        return self._pool.served_names()
 
     def get(self, name_or_alias: str) -> ManagedModel:
         """The model called ``name_or_alias``; :class:`ModelNotFoundError` if none."""
@@ -218,10 +218,7 @@ class ModelManager:
         pool = self._pool
         pool.closing = True
         for model in pool.models.values():
-            while model.queue:
-                waiter = model.queue.popleft()
-                if not waiter.future.done():
-                    waiter.future.set_exception(ShuttingDownError("The server is shutting down."))
+            model.fail_waiters(ShuttingDownError("The server is shutting down."))
             if model.holds_memory:
                 model.unload_requested = True
         if pool.models:

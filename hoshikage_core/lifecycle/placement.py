@@ -48,7 +48,6 @@ def choose_victims(
     return None
 
 
-
 def beside_pinned(candidate: ManagedModel, models: Iterable[ManagedModel], max_loaded: int,
                   budget: int | None) -> PinnedModelsInTheWayError | None:
     """The error for ``candidate`` if it cannot fit beside the loaded pinned models

@@ -68,9 +68,12 @@ class ModelPool:
         """The model called ``name_or_alias``; :class:`ModelNotFoundError` if none."""
         name = self._names.get(name_or_alias)
         if name is None:
-            raise ModelNotFoundError(name_or_alias, available=[
-                name for name, model in self.models.items() if not model.removed])
+            raise ModelNotFoundError(name_or_alias, available=self.served_names())
         return self.models[name]
+
+    def served_names(self) -> list[str]:
+        """The models new requests may name (not those a reload removed)."""
+        return [name for name, model in self.models.items() if not model.removed]
 
     def ticket(self) -> int:
         """The next number in arrival order (fairness between models)."""

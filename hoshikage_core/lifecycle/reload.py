@@ -4,9 +4,8 @@ A model whose weights would load the same (its backend, file, options, ``paralle
 and draft model; the file unchanged on disk since it loaded) keeps running and takes
 its other settings at once. One whose weights change finishes its running requests,
 unloads, and loads again with the new settings when next needed (its queued requests
-wait for that). A removed model
-serves what it has running and queued, unloads, and leaves the pool; its name is
-unknown to new requests at once. Nothing running is cut.
+wait for that). A removed model serves what it has running and queued, unloads, and
+leaves the pool; its name is unknown to new requests at once. Nothing running is cut.
 """
 
 from __future__ import annotations
@@ -94,11 +93,7 @@ def settle_reloaded(pool: ModelPool, model: ManagedModel) -> bool:
         model.unload_requested = True
         return False  # the scheduler unloads it once its running requests finish
     if model.removed:
-        while model.queue:
-            waiter = model.queue.popleft()
-            if not waiter.future.done():
-                waiter.future.set_exception(ModelNotFoundError(
-                    model.name, available=[n for n, m in pool.models.items() if not m.removed]))
+        model.fail_waiters(ModelNotFoundError(model.name, available=pool.served_names()))
         del pool.models[model.name]
     else:
         model.take_replacement()

@@ -71,10 +71,8 @@ class Scheduler:
             return True
         if victims is None:
             refused = beside_pinned(model, pool.models.values(), pool.max_loaded, pool.budget)
-            while refused is not None and model.queue:  # pinned since they came: no wait
-                waiter = model.queue.popleft()
-                if not waiter.future.done():
-                    waiter.future.set_exception(refused)
+            if refused is not None:  # pinned since they came: no wait
+                model.fail_waiters(refused)
             return False  # only busy models stand in the way: wait for them, evict nothing yet
         for victim in victims:
             # A model that yields with requests still queued sends them to the back of
@@ -95,10 +93,7 @@ class Scheduler:
             try:
                 await ensure_estimate(self._pool, model, self._loader.fail)
             except HoshikageError as exc:
-                while model.queue:
-                    waiter = model.queue.popleft()
-                    if not waiter.future.done():
-                        waiter.future.set_exception(exc)
+                model.fail_waiters(exc)
             finally:
                 self.schedule()
 

@@ -185,6 +185,13 @@ class ManagedModel:
         self.state, self.error, self.failure, self.failures = ModelState.UNLOADED, None, None, 0
         self.memory_bytes, self.estimating, self.chat_template = None, None, None
 
+    def fail_waiters(self, error: BaseException) -> None:
+        """Every request waiting for a slot on this model gets ``error``."""
+        while self.queue:
+            waiter = self.queue.popleft()
+            if not waiter.future.done():
+                waiter.future.set_exception(error)
+
     def enqueue(self, waiter: Waiter) -> None:
         """Add ``waiter`` in arrival order (it may have arrived before others queued)."""
         index = len(self.queue)

@@ -22,6 +22,7 @@ from ..clock import Clock
 from ..config.schema import HoshikageConfig
 from ..discovery.scan import huggingface_hub, ollama_store
 from ..errors import ConfigError, HoshikageError
+from ..lifecycle.loader import file_stamp
 
 if TYPE_CHECKING:
     from ..hoshikage import Hoshikage
@@ -105,11 +106,8 @@ def watched_state(config: HoshikageConfig) -> Snapshot:
 
 
 def _entry(path: Path) -> tuple[str, int, int]:
-    try:
-        stat = path.stat()
-    except OSError:
-        return (str(path), -1, -1)
-    return (str(path), stat.st_size, stat.st_mtime_ns)
+    size, mtime = file_stamp(path) or (-1, -1)
+    return (str(path), size, mtime)
 
 
 class ConfigWatcher:
