@@ -67,9 +67,10 @@ def apply_config(pool: ModelPool, config: HoshikageConfig,
                 and not was_removed:
             unchanged.append(name)
         else:
-            timeout_changed = settings.idle_timeout != model.settings.idle_timeout
+            timer_changed = (settings.idle_timeout != model.settings.idle_timeout
+                             or model_config.pinned != model.config.pinned)
             model.configure(model_config, settings, origin)
-            if model.is_idle and (timeout_changed or model.pinned):
+            if model.is_idle and timer_changed:  # counted from now (none while pinned)
                 model.mark_idle(pool.clock.monotonic())
             updated.append(name)
     removed = [name for name, model in pool.models.items()

@@ -37,6 +37,17 @@ async def test_unchanged_models_keep_their_weights_and_take_new_settings(
     await eventually(lambda: states(hk)["a"] == "unloaded")
 
 
+async def test_unpinned_by_a_reload_an_idle_model_starts_its_idle_timer(
+        make: Any, clock: FakeClock, tmp_path: Path) -> None:
+    hk = await make({"a": {"pinned": True}}, idle_timeout="1m")
+    await complete(hk, "a")
+    assert hk.get("a").expires_at is None
+    report = await hk.reload(config(tmp_path, {"a": {}}, idle_timeout="1m"))
+    assert report.models.updated == ("a",) and not hk.get("a").pinned
+    await clock.advance(61)
+    await eventually(lambda: states(hk)["a"] == "unloaded")
+
+
 async def test_a_changed_model_reloads_once_its_running_request_ends(
         make: Any, echo: EchoBackend, tmp_path: Path) -> None:
     hk = await make({"a": {"options": {"memory": 100}}}, idle_timeout=-1)
