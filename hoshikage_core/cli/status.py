@@ -67,14 +67,9 @@ def render_rows(models: list[dict[str, Any]]) -> list[tuple[str, ...]]:
 
 
 def discovery_notes(discovery: dict[str, Any] | None) -> list[str]:
-    """What discovery serves under another name or not at all, one line each."""
-    discovery = discovery or {}
-    notes = [f"{r['path']} is served as '{r['served_as']}' (another file is also named "
-             f"'{r['name']}')" for r in discovery.get("renamed", ())]
-    notes += [f"{n['path']} is not served: {n['reason']}" for n in discovery.get("not_served", ())]
-    notes += [f"[discovery.models.{name}] matches no discovered model"
-              for name in discovery.get("unused_overrides", ())]
-    return notes
+    """What discovery serves under another name or not at all, one line each (the
+    server's own sentences: ``DiscoveryReport.lines``)."""
+    return [str(note) for note in (discovery or {}).get("notes", ())]
 
 
 def render_replicas(models: list[dict[str, Any]]) -> list[tuple[str, ...]]:

@@ -71,7 +71,8 @@ class DiscoveryReport:
         return {"renamed": [{"name": n, "served_as": q, "path": p}
                             for n, q, p in self.renamed],
                 "not_served": [n.to_dict() for n in self.not_served],
-                "unused_overrides": list(self.unused_overrides)}
+                "unused_overrides": list(self.unused_overrides),
+                "notes": self.lines()}
 
     def lines(self) -> list[str]:
         """One sentence per finding, for the log and ``hoshikage ps``."""

@@ -6,6 +6,7 @@ import json
 import os
 from collections import defaultdict
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from .naming import is_gguf_name, is_projector, model_name, projector_key, split_part
@@ -88,15 +89,10 @@ def _scan_one_folder(scan: Scan, folder: Path, names: list[str], origin: ModelOr
             scan.skip(folder / parts[min(parts)],
                       f"a split model with parts {have} of {total}; all {total} are needed")
             continue
-        models[first] = Found(model_name(first), folder / first, _with(origin, parts=total),
+        models[first] = Found(model_name(first), folder / first, replace(origin, parts=total),
                               qualifier)
     _pair_projectors(scan, folder, models, projectors)
     scan.found.extend(models.values())
-
-
-def _with(origin: ModelOrigin, *, parts: int = 1, mmproj: str | None = None) -> ModelOrigin:
-    return ModelOrigin(origin.kind, origin.root, parts if parts != 1 else origin.parts,
-                       mmproj if mmproj is not None else origin.mmproj)
 
 
 def _pair_projectors(scan: Scan, folder: Path, models: dict[str, Found],
@@ -115,7 +111,7 @@ def _pair_projectors(scan: Scan, folder: Path, models: dict[str, Found],
             scan.skip(path, f"a second multimodal projector for '{found.name}', which is "
                             f"paired with {found.origin.mmproj}")
             continue
-        models[owner] = Found(found.name, found.path, _with(found.origin, mmproj=str(path)),
+        models[owner] = Found(found.name, found.path, replace(found.origin, mmproj=str(path)),
                               found.qualifier)
 
 
@@ -189,7 +185,7 @@ def scan_ollama(scan: Scan, store: Path) -> None:
             continue
         projector = layers.get(OLLAMA_PROJECTOR_LAYER)
         mmproj = str(_blob(store, projector)) if projector else None
-        scan.found.append(Found(name, blob, _with(origin, mmproj=mmproj), "ollama"))
+        scan.found.append(Found(name, blob, replace(origin, mmproj=mmproj), "ollama"))
 
 
 def _blob(store: Path, digest: str) -> Path:

@@ -96,6 +96,7 @@ def cli(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
 def test_a_gguf_dropped_into_the_folder_is_served_at_once(
         server: RunningServer, setup: Setup, client: openai.OpenAI) -> None:
     assert served(server)["tiny-found"]["origin"]["kind"] == "dir"
+    (setup.models / "half-copied.gguf").write_bytes(b"")  # not a GGUF (yet): reported
     write_tiny_gguf(setup.models / "Dropped In.gguf", seed=3)
     wait_for(lambda: "Dropped-In" in served(server))
     answer = client.completions.create(model="Dropped-In", prompt="a", max_tokens=3)
@@ -104,6 +105,9 @@ def test_a_gguf_dropped_into_the_folder_is_served_at_once(
     assert origin == {"kind": "dir", "root": str(setup.models), "parts": 1, "mmproj": None}
     ps = cli(server, "ps")
     assert ps.returncode == 0 and re.search(r"Dropped-In .* dir ", ps.stdout), ps.stdout
+    assert (f"note: {setup.models / 'half-copied.gguf'} is not served: not a GGUF file"
+            in ps.stdout), ps.stdout
+    (setup.models / "half-copied.gguf").unlink()
 
 
 def test_a_reload_under_load(server: RunningServer, setup: Setup,
