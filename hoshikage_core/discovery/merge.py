@@ -9,7 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .origin import DiscoveryReport, Found, ModelOrigin, NotServed
-from .scan import Scan, huggingface_hub, ollama_store, scan_folder, scan_huggingface, scan_ollama
+from .scan import (
+    Scan,
+    huggingface_hub,
+    ollama_store,
+    scan_folder,
+    scan_huggingface,
+    scan_ollama,
+    store_folder,
+)
 
 if TYPE_CHECKING:
     from ..config.schema import DiscoveryConfig, ModelConfig
@@ -41,12 +49,11 @@ def discover(discovery: DiscoveryConfig, configured: Mapping[str, ModelConfig],
     scan = Scan()
     for folder in discovery.dirs:
         scan_folder(scan, folder)
-    if discovery.huggingface is not False:
-        hub = huggingface_hub(environ) if discovery.huggingface is True else \
-            discovery.huggingface
+    hub = store_folder(discovery.huggingface, huggingface_hub, environ)
+    if hub is not None:
         scan_huggingface(scan, hub)
-    if discovery.ollama is not False:
-        store = ollama_store(environ) if discovery.ollama is True else discovery.ollama
+    store = store_folder(discovery.ollama, ollama_store, environ)
+    if store is not None:
         scan_ollama(scan, store)
     taken = {alias for name, model in configured.items() for alias in (name, *model.aliases)}
     configured_files = {_real(m.path) for m in configured.values() if m.path is not None}

@@ -13,7 +13,7 @@ from .naming import is_gguf_name, is_projector, model_name, projector_key, split
 from .origin import Found, ModelOrigin, NotServed, OriginKind
 
 __all__ = ["Scan", "huggingface_hub", "ollama_store", "scan_folder", "scan_huggingface",
-           "scan_ollama"]
+           "scan_ollama", "store_folder"]
 
 GGUF_MAGIC = b"GGUF"
 OLLAMA_MODEL_LAYER = "application/vnd.ollama.image.model"
@@ -45,6 +45,15 @@ def huggingface_hub(environ: Mapping[str, str]) -> Path:
 def ollama_store(environ: Mapping[str, str]) -> Path:
     """Where Ollama keeps its models: ``$OLLAMA_MODELS``, else ``~/.ollama/models``."""
     return Path(environ.get("OLLAMA_MODELS") or "~/.ollama/models").expanduser()
+
+
+def store_folder(setting: bool | Path, default: Callable[[Mapping[str, str]], Path],
+                 environ: Mapping[str, str]) -> Path | None:
+    """The folder ``huggingface`` / ``ollama = ...`` names: None when off, the
+    ``default`` location when ``true``, else the folder given."""
+    if setting is False:
+        return None
+    return default(environ) if setting is True else setting
 
 
 def _is_gguf(path: Path) -> bool:

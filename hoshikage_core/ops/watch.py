@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..clock import Clock
 from ..config.schema import HoshikageConfig
-from ..discovery.scan import huggingface_hub, ollama_store
+from ..discovery.scan import huggingface_hub, ollama_store, store_folder
 from ..errors import ConfigError, HoshikageError
 from ..lifecycle.loader import file_stamp
 
@@ -85,11 +85,11 @@ def watched_paths(config: HoshikageConfig) -> list[Path]:
     """The config file and every folder discovery scans."""
     paths = [config.source] if config.source is not None else []
     paths.extend(config.discovery.dirs)
-    environ = os.environ
     for setting, default in ((config.discovery.huggingface, huggingface_hub),
                              (config.discovery.ollama, ollama_store)):
-        if setting is not False:
-            paths.append(default(environ) if setting is True else setting)
+        folder = store_folder(setting, default, os.environ)
+        if folder is not None:
+            paths.append(folder)
     return paths
 
 
